@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/local"
+)
+
+// targetFlags configure the built-in target, shared by `run` (in-process) and `emulator`.
+type targetFlags struct {
+	faults          []string
+	faultRate       float64
+	maxEnvironments int
+	idleTimeout     time.Duration
+}
+
+func (f *targetFlags) register(cmd *cobra.Command) {
+	names := make([]string, 0)
+	for _, k := range local.KnownFaults() {
+		names = append(names, string(k.Name))
+	}
+	cmd.Flags().StringSliceVar(&f.faults, "fault", nil, "inject named faults into the built-in target: "+strings.Join(names, ", "))
+	cmd.Flags().Float64Var(&f.faultRate, "fault-rate", 1.0, "probability with which a probabilistic fault (recycle) fires")
+	cmd.Flags().IntVar(&f.maxEnvironments, "max-environments", 64, "built-in target: cap on environments per function (active and idle)")
+	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", 5*time.Minute, "built-in target: idle environments older than this are destroyed")
+}
+
+func (f *targetFlags) config(addr string, seed int64) (local.Config, error) {
+	if f.faultRate < 0 || f.faultRate > 1 {
+		return local.Config{}, usageError("--fault-rate %v: must be between 0 and 1", f.faultRate)
+	}
+	if f.maxEnvironments < 1 {
+		return local.Config{}, usageError("--max-environments %d: must be at least 1", f.maxEnvironments)
+	}
+	if _, err := local.ParseFaults(f.faults); err != nil {
+		return local.Config{}, usageError("--fault: %w", err)
+	}
+	return local.Config{
+		Addr:            addr,
+		MaxEnvironments: f.maxEnvironments,
+		IdleTimeout:     f.idleTimeout,
+		Faults:          f.faults,
+		FaultRate:       f.faultRate,
+		Seed:            seed,
+	}, nil
+}
+
+func newEmulatorCmd() *cobra.Command {
+	var (
+		tf   targetFlags
+		addr string
+		seed int64
+	)
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Serve the built-in Lambda-compatible target for any client until interrupted",
+		Long: `Serves the built-in target: the Lambda control plane and Invoke API on one loopback address,
+each execution environment a real process with a private /tmp, keyed per tenant. Point any Lambda
+client at the printed endpoint. SIGINT or SIGTERM stops every environment.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := tf.config(addr, seed)
+			if err != nil {
+				return err
+			}
+			srv, err := local.New(cfg)
+			if err != nil {
+				return usageError("emulator: %w", err)
+			}
+			if err := srv.Start(); err != nil {
+				return &exitError{code: ExitIncomplete, err: fmt.Errorf("start emulator on %s: %w", addr, err)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tenantcheck emulator listening on %s\n", srv.Endpoint())
+			fmt.Fprintf(cmd.OutOrStdout(), "try: tenantcheck run --endpoint-url %s\n", srv.Endpoint())
+			<-cmd.Context().Done()
+			fmt.Fprintln(cmd.ErrOrStderr(), "stopping: destroying every environment")
+			if err := srv.Close(); err != nil {
+				return &exitError{code: ExitIncomplete, err: fmt.Errorf("stop emulator: %w", err)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9300", "loopback address to listen on")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "seed for probabilistic faults")
+	tf.register(cmd)
+	return cmd
+}

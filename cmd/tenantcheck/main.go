@@ -1,0 +1,28 @@
+// Command tenantcheck answers, with evidence, whether a Lambda target keeps tenants apart.
+//
+// The same binary is also the probe deployed into the target (probes.IsLambdaRuntime) and the
+// init step of the built-in target's sandboxed environments (sandbox.MaybeRunInit); both checks
+// come first so neither ever reaches the CLI.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/local/sandbox"
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+func main() {
+	sandbox.MaybeRunInit()
+	if probes.IsLambdaRuntime() {
+		probes.Main()
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,116 @@
+package probes
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+const (
+	// maxFoundPerPlace caps one place's findings in a report.
+	maxFoundPerPlace = 256
+	// foundBudget keeps the whole report under 256 KB, leaving room for identity and Planted.
+	foundBudget = 240 << 10
+	// foundOverhead approximates the JSON keys and punctuation of one Found.
+	foundOverhead = 160
+)
+
+// placeRank is the order places appear in a report: the order of the constants.
+func placeRank(p Place) int {
+	switch p {
+	case PlaceMemory:
+		return 0
+	case PlaceTmp:
+		return 1
+	case PlaceDevShm:
+		return 2
+	case PlaceVarTmp:
+		return 3
+	case PlaceHome:
+		return 4
+	case PlaceCodeDir:
+		return 5
+	case PlaceEnvVar:
+		return 6
+	case PlaceBackground:
+		return 7
+	case PlaceCredCache:
+		return 8
+	case PlaceProcess:
+		return 9
+	}
+	return 10
+}
+
+// compareFound orders a report deterministically: place, then seq, then nonce, then where.
+func compareFound(a, b Found) int {
+	if a.Place != b.Place {
+		if c := cmp.Compare(placeRank(a.Place), placeRank(b.Place)); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Place), string(b.Place))
+	}
+	if a.Canary.Seq != b.Canary.Seq {
+		return cmp.Compare(a.Canary.Seq, b.Canary.Seq)
+	}
+	if c := strings.Compare(a.Canary.Nonce, b.Canary.Nonce); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Where, b.Where)
+}
+
+// selectFound caps and sorts findings. When it must drop some, it keeps canaries that are
+// foreign to this invocation (another run, tenant, or context tenant) before its own, and newer
+// before older, so a capped report still shows a leak; truncated says something was dropped.
+func selectFound(all []Found, runID, tenant, ctxTenant string) ([]Found, bool) {
+	foreign := func(f Found) bool {
+		return f.Canary.RunID != runID || f.Canary.Tenant != tenant || f.Canary.ContextTenant != ctxTenant
+	}
+	priority := func(a, b Found) int {
+		fa, fb := foreign(a), foreign(b)
+		if fa != fb {
+			if fa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(b.Canary.Seq, a.Canary.Seq)
+	}
+	byPlace := map[Place][]Found{}
+	for _, f := range all {
+		byPlace[f.Place] = append(byPlace[f.Place], f)
+	}
+	truncated := false
+	for limit := maxFoundPerPlace; ; limit /= 2 {
+		size, kept := 0, 0
+		for _, fs := range byPlace {
+			n := min(len(fs), limit)
+			if n < len(fs) {
+				slices.SortStableFunc(fs, priority)
+			}
+			for _, f := range fs[:n] {
+				size += foundSize(f)
+			}
+			kept += n
+		}
+		if size <= foundBudget || limit == 1 {
+			out := make([]Found, 0, kept)
+			for _, fs := range byPlace {
+				if len(fs) > limit {
+					truncated = true
+					fs = fs[:limit]
+				}
+				out = append(out, fs...)
+			}
+			slices.SortFunc(out, compareFound)
+			return out, truncated
+		}
+	}
+}
+
+// foundSize estimates the JSON size of f without encoding it.
+func foundSize(f Found) int {
+	c := f.Canary
+	return foundOverhead + len(c.Nonce) + len(c.RunID) + len(c.Tenant) + len(c.ContextTenant) +
+		len(c.EnvID) + len(c.RequestID) + 2*len(c.Place) + len(f.Where) + 20
+}

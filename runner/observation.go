@@ -1,0 +1,112 @@
+// Package runner drives schedules of multi-tenant invocations against a target and collects what
+// the probes report. It never judges: that is the suites' job.
+package runner
+
+import (
+	"context"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// InvokeRequest is one invocation as the runner wants it made.
+type InvokeRequest struct {
+	Function string
+	// Qualifier selects a version or alias; empty means $LATEST.
+	Qualifier string
+	// Tenant goes in X-Amz-Tenant-Id; empty means the header is omitted.
+	Tenant  string
+	Payload []byte
+	// Async selects InvocationType Event.
+	Async bool
+	// Stream selects InvokeWithResponseStream.
+	Stream bool
+}
+
+// InvokeResponse is what came back, transport-level facts only.
+type InvokeResponse struct {
+	StatusCode    int
+	FunctionError string // X-Amz-Function-Error, "" when the function succeeded
+	Payload       []byte
+	LogTail       string // decoded X-Amz-Log-Result, when asked for
+
+	// ErrorDetails is the InvokeComplete error detail of a streamed invocation; streamed
+	// responses carry their function error out of band rather than as the payload.
+	ErrorDetails string
+	// Retries and Throttled are filled by Retrying, so the runner can record how hard the
+	// target pushed back even when the invocation eventually succeeded.
+	Retries   int
+	Throttled bool
+}
+
+// Invoker is the one seam between the runner and a target. The production implementation wraps
+// the aws-sdk-go-v2 lambda client; tests substitute fakes.
+type Invoker interface {
+	Invoke(ctx context.Context, req InvokeRequest) (InvokeResponse, error)
+}
+
+// Observation is one invocation the runner made and everything it learned from it.
+type Observation struct {
+	Seq      int64  `json:"seq"`
+	Schedule string `json:"schedule"`
+	Tenant   string `json:"tenant"` // ground truth: the tenant the runner asked for
+	// Pair names the adversarial pair the tenant belongs to ("case", "plus-space", ...), empty
+	// for a fresh random tenant, so evidence can say which confusion a leak points at.
+	Pair     string        `json:"pair,omitempty"`
+	Action   probes.Action `json:"action,omitempty"`
+	Async    bool          `json:"async,omitempty"`
+	Stream   bool          `json:"stream,omitempty"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"durationNs"`
+
+	StatusCode    int    `json:"statusCode"`
+	FunctionError string `json:"functionError,omitempty"`
+	// ErrorType is the errorType of a function error payload (e.g. Sandbox.Timedout).
+	ErrorType string `json:"errorType,omitempty"`
+	// Err is a transport or API error after retries; Throttled marks a 429 that outlasted them.
+	Err       string `json:"error,omitempty"`
+	Throttled bool   `json:"throttled,omitempty"`
+	Retries   int    `json:"retries,omitempty"`
+	// Opportunity is true when, at issue time, another tenant had a completed invocation and
+	// nothing in flight: a target that reuses environments across tenants could have done so here.
+	Opportunity bool `json:"opportunity,omitempty"`
+
+	// Report is the probe's report, nil when the invocation produced none (error, crash, lost
+	// async report).
+	Report *probes.Report `json:"report,omitempty"`
+}
+
+// TargetInfo describes the target as far as the runner could learn it.
+type TargetInfo struct {
+	Endpoint string `json:"endpoint"`
+	Function string `json:"function"`
+	// Isolation is the target's self-declared isolation level, when it declares one (the
+	// built-in target does). Nil for targets that say nothing, such as AWS.
+	Isolation *Isolation `json:"isolation,omitempty"`
+	// AsyncReports is true when Event invocations can deliver their reports to the runner.
+	AsyncReports bool `json:"asyncReports"`
+}
+
+// Isolation is what a local target says it can and cannot isolate on this host.
+type Isolation struct {
+	Level string `json:"level"` // "full", "userns", "process"
+	// Missing lists the places the target cannot isolate here, with the reason; checks on
+	// those places SKIP rather than PASS or FAIL.
+	Missing map[probes.Place]string `json:"missing,omitempty"`
+}
+
+// Observations is the whole record of one run: the input to every check.
+type Observations struct {
+	RunID   string     `json:"runId"`
+	Seed    int64      `json:"seed"`
+	Target  TargetInfo `json:"target"`
+	Tenants []string   `json:"tenants"`
+	// Pairs maps a tenant ID to its adversarial pair label; fresh random tenants are absent.
+	Pairs map[string]string `json:"pairs,omitempty"`
+	Items []Observation     `json:"observations"`
+	// Opportunities counts invocations that needed an environment while another tenant's
+	// environment was, as far as the runner can tell from its own interleaving, idle.
+	Opportunities int           `json:"opportunities"`
+	Started       time.Time     `json:"started"`
+	Elapsed       time.Duration `json:"elapsedNs"`
+}

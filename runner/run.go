@@ -1,0 +1,401 @@
+package runner
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// Timeouts names one duration per phase of a run, so a user who hits one knows which to raise.
+type Timeouts struct {
+	// Invoke bounds one invocation including the runner's retries. Default 30s.
+	Invoke time.Duration
+	// Phase bounds one schedule; unstarted steps are dropped when it expires. Default 2m.
+	Phase time.Duration
+	// AsyncReport is how long an Event invocation's report may take to reach the sink. Default 10s.
+	AsyncReport time.Duration
+}
+
+// Options select what Run does. The zero value of every field but Function has a sane default.
+type Options struct {
+	Function  string
+	Qualifier string
+	// Tenants is the number of fresh random tenants, added to the adversarial groups. Default 4.
+	Tenants int
+	// Fixed, when non-empty, replaces the generated tenants (Tenants is then ignored).
+	Fixed []Tenant
+	// Invocations is the total across schedules, split by weight. Default 200.
+	Invocations int
+	// Concurrency bounds the invocations in flight in the concurrent schedules. Default 4.
+	Concurrency int
+	// Schedules to run, in order. Default AllSchedules().
+	Schedules []string
+	// Seed fixes the steps: the same seed plans the same interleaving byte for byte.
+	Seed     int64
+	Timeouts Timeouts
+	// ReportSink starts a loopback sink for async reports. Without it Event invocations still
+	// run but can report nothing (Observations.Target.AsyncReports is false).
+	ReportSink bool
+	// Stream sends synchronous invocations through InvokeWithResponseStream.
+	Stream bool
+	// ErrorRate is the seeded fraction of invocations turned into an error or crash in every
+	// schedule. 0 means 0.05; negative disables it.
+	ErrorRate float64
+	// MaxTimeouts bounds timeout actions in the errors schedule (each costs a function
+	// timeout). 0 means 2; negative means none.
+	MaxTimeouts int
+	// Progress is told about finished invocations; nil is silent. See NewProgress.
+	Progress Progress
+}
+
+func (o Options) withDefaults() Options {
+	if o.Tenants <= 0 {
+		o.Tenants = 4
+	}
+	if o.Invocations <= 0 {
+		o.Invocations = 200
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if len(o.Schedules) == 0 {
+		o.Schedules = AllSchedules()
+	}
+	if o.Timeouts.Invoke <= 0 {
+		o.Timeouts.Invoke = 30 * time.Second
+	}
+	if o.Timeouts.Phase <= 0 {
+		o.Timeouts.Phase = 2 * time.Minute
+	}
+	if o.Timeouts.AsyncReport <= 0 {
+		o.Timeouts.AsyncReport = 10 * time.Second
+	}
+	switch {
+	case o.ErrorRate == 0:
+		o.ErrorRate = 0.05
+	case o.ErrorRate < 0:
+		o.ErrorRate = 0
+	}
+	switch {
+	case o.MaxTimeouts == 0:
+		o.MaxTimeouts = 2
+	case o.MaxTimeouts < 0:
+		o.MaxTimeouts = 0
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	return o
+}
+
+// ErrAsyncReportMissing is recorded (as text, in Observation.Err) when an Event invocation was
+// accepted but its report never reached the sink.
+var ErrAsyncReportMissing = errors.New("async report not received")
+
+// Run executes the selected schedules in order and records every invocation. It returns the
+// observations made so far together with an error when the context is cancelled or a phase
+// times out, so a partial run can still be judged (as INCONCLUSIVE) rather than thrown away.
+func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) {
+	if inv == nil {
+		return nil, errors.New("run: nil invoker")
+	}
+	opts = opts.withDefaults()
+	if opts.Function == "" {
+		return nil, errors.New("run: no function name")
+	}
+	runID, tenantSeed, err := newRunIdentity()
+	if err != nil {
+		return nil, err
+	}
+	tenants := opts.Fixed
+	if len(tenants) == 0 {
+		tenants = Tenants(rand.New(rand.NewPCG(tenantSeed[0], tenantSeed[1])), opts.Tenants)
+	}
+	for _, t := range tenants {
+		if !ValidTenantID(t.ID) {
+			return nil, fmt.Errorf("run: tenant ID %q violates the API's tenant ID constraints", t.ID)
+		}
+	}
+	phases, err := Plan(opts, tenants)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	total := 0
+	hasAsync := false
+	for _, ph := range phases {
+		total += len(ph.Steps)
+		for _, s := range ph.Steps {
+			hasAsync = hasAsync || s.Async
+		}
+	}
+
+	e := &executor{
+		inv:     inv,
+		opts:    opts,
+		runID:   runID,
+		tenants: tenants,
+		items:   make([]Observation, total),
+		track:   newTracker(len(tenants)),
+	}
+	if opts.ReportSink && hasAsync {
+		sink, err := NewReportSink()
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		defer sink.Close()
+		e.sink = sink
+	}
+
+	obs := &Observations{
+		RunID:   runID,
+		Seed:    opts.Seed,
+		Target:  TargetInfo{Function: opts.Function, AsyncReports: e.sink != nil},
+		Started: time.Now(),
+	}
+	for _, t := range tenants {
+		obs.Tenants = append(obs.Tenants, t.ID)
+		if t.Pair != "" {
+			if obs.Pairs == nil {
+				obs.Pairs = map[string]string{}
+			}
+			obs.Pairs[t.ID] = t.Pair
+		}
+	}
+
+	opts.Progress.Start(total)
+	var errs []error
+	for _, ph := range phases {
+		if err := e.runPhase(ctx, ph); err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	opts.Progress.Done()
+
+	obs.Items = e.items[:e.issued]
+	for _, it := range obs.Items {
+		if it.Opportunity {
+			obs.Opportunities++
+		}
+	}
+	obs.Elapsed = time.Since(obs.Started)
+	return obs, errors.Join(errs...)
+}
+
+func newRunIdentity() (string, [2]uint64, error) {
+	var b [24]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		return "", [2]uint64{}, fmt.Errorf("run: random run ID: %w", err)
+	}
+	seed := [2]uint64{binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])}
+	return hex.EncodeToString(b[:8]), seed, nil
+}
+
+type executor struct {
+	inv     Invoker
+	opts    Options
+	runID   string
+	tenants []Tenant
+	sink    *ReportSink
+
+	mu     sync.Mutex // guards issued and track
+	issued int
+	items  []Observation
+	track  *tracker
+}
+
+// runPhase issues a phase's steps under its concurrency bound, with a barrier between
+// batches. Cancellation stops issuing at once; invocations already issued run to completion
+// or to their own Invoke timeout so every recorded observation is complete.
+func (e *executor) runPhase(ctx context.Context, ph Phase) error {
+	pctx, cancel := context.WithTimeout(ctx, e.opts.Timeouts.Phase)
+	defer cancel()
+	sem := make(chan struct{}, max(1, ph.Concurrency))
+	var inflight, reports sync.WaitGroup
+	batch, done := -1, 0
+	for _, st := range ph.Steps {
+		if st.Batch != batch {
+			inflight.Wait()
+			batch = st.Batch
+		}
+		if pctx.Err() != nil {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-pctx.Done():
+		}
+		if pctx.Err() != nil {
+			break
+		}
+		idx := e.issue(st)
+		done++
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-sem }()
+			e.invoke(ctx, idx, st, &reports)
+		}()
+	}
+	inflight.Wait()
+	reports.Wait()
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("schedule %s: stopped after %d of %d invocations: %w", ph.Schedule, done, len(ph.Steps), ctx.Err())
+	case done < len(ph.Steps):
+		return fmt.Errorf("schedule %s: phase timeout %v after %d of %d invocations", ph.Schedule, e.opts.Timeouts.Phase, done, len(ph.Steps))
+	}
+	return nil
+}
+
+// issue assigns the next Seq and decides the opportunity under one lock, so Seq order is issue
+// order and the opportunity reflects exactly what was in flight at that moment.
+func (e *executor) issue(st Step) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	idx := e.issued
+	e.issued++
+	t := e.tenants[st.Tenant]
+	e.items[idx] = Observation{
+		Seq:         int64(idx + 1),
+		Schedule:    st.Schedule,
+		Tenant:      t.ID,
+		Pair:        t.Pair,
+		Action:      st.Action,
+		Async:       st.Async,
+		Stream:      e.opts.Stream && !st.Async,
+		Opportunity: e.track.begin(st.Tenant),
+	}
+	return idx
+}
+
+func (e *executor) finish(tenant int, completed bool) {
+	e.mu.Lock()
+	e.track.end(tenant, completed)
+	e.mu.Unlock()
+	e.opts.Progress.Tick()
+}
+
+func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.WaitGroup) {
+	ob := &e.items[idx]
+	ev := probes.Event{
+		Schema: probes.SchemaVersion,
+		RunID:  e.runID,
+		Tenant: ob.Tenant,
+		Seq:    ob.Seq,
+		Action: st.Action,
+	}
+	if st.Async && e.sink != nil {
+		ev.ReportURL = e.sink.ReportURL(e.runID)
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		ob.Err = fmt.Sprintf("encode event: %v", err)
+		e.finish(st.Tenant, false)
+		return
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.Timeouts.Invoke)
+	defer cancel()
+	ob.Start = time.Now()
+	resp, err := e.inv.Invoke(ictx, InvokeRequest{
+		Function:  e.opts.Function,
+		Qualifier: e.opts.Qualifier,
+		Tenant:    ob.Tenant,
+		Payload:   payload,
+		Async:     st.Async,
+		Stream:    ob.Stream,
+	})
+	ob.Duration = time.Since(ob.Start)
+	record(ob, resp, err)
+
+	// An environment that crashed or timed out is gone: it makes no idle environment.
+	survives := st.Action != probes.ActionCrash && st.Action != probes.ActionTimeout
+	if !st.Async || err != nil || ob.FunctionError != "" {
+		e.finish(st.Tenant, err == nil && survives)
+		return
+	}
+	if e.sink == nil {
+		// Accepted, but the runner cannot tell when it ran: never count it as idle.
+		e.finish(st.Tenant, false)
+		return
+	}
+	reports.Add(1)
+	go func() {
+		defer reports.Done()
+		rep, err := e.sink.wait(ctx, e.runID, ob.Seq, e.opts.Timeouts.AsyncReport)
+		if err != nil {
+			ob.Err = fmt.Sprintf("%v: %v", ErrAsyncReportMissing, err)
+		} else {
+			ob.Report, ob.Err = checkReport(rep)
+		}
+		e.finish(st.Tenant, ob.Report != nil && survives)
+	}()
+}
+
+// record copies transport facts into the observation and decodes what the probe returned.
+func record(ob *Observation, resp InvokeResponse, err error) {
+	ob.StatusCode = resp.StatusCode
+	ob.Retries = resp.Retries
+	ob.Throttled = resp.Throttled
+	if err != nil {
+		ob.Err = err.Error()
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			ob.StatusCode = apiErr.StatusCode
+			ob.Throttled = ob.Throttled || apiErr.StatusCode == http.StatusTooManyRequests
+		}
+		return
+	}
+	ob.FunctionError = resp.FunctionError
+	if resp.FunctionError != "" {
+		ob.ErrorType = errorType(resp.Payload)
+		if ob.ErrorType == "" {
+			ob.ErrorType = errorType([]byte(resp.ErrorDetails))
+		}
+		if ob.ErrorType == "" && ob.Stream && resp.FunctionError != "Unhandled" && resp.FunctionError != "Handled" {
+			// A streamed invocation's InvokeComplete ErrorCode is already the error type.
+			ob.ErrorType = resp.FunctionError
+		}
+		return
+	}
+	if ob.Async {
+		return
+	}
+	var rep probes.Report
+	if err := json.Unmarshal(resp.Payload, &rep); err != nil {
+		ob.Err = fmt.Sprintf("decode probe report: %v", err)
+		return
+	}
+	ob.Report, ob.Err = checkReport(&rep)
+}
+
+// checkReport refuses a report of another schema version rather than misreading it.
+func checkReport(rep *probes.Report) (*probes.Report, string) {
+	if rep.Schema != probes.SchemaVersion {
+		return nil, fmt.Sprintf("probe report schema %d, runner reads %d", rep.Schema, probes.SchemaVersion)
+	}
+	return rep, ""
+}
+
+// errorType reads errorType from a Lambda function error document; "" when it is not one.
+func errorType(payload []byte) string {
+	var doc struct {
+		ErrorType string `json:"errorType"`
+	}
+	if json.Unmarshal(payload, &doc) != nil {
+		return ""
+	}
+	return doc.ErrorType
+}

@@ -1,0 +1,276 @@
+package runner
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// Schedule names are public: they appear on the command line and in reports.
+const (
+	SchedulePingPong = "ping-pong"
+	ScheduleBurst    = "burst"
+	ScheduleRandom   = "random"
+	ScheduleAsync    = "async"
+	ScheduleErrors   = "errors"
+)
+
+// scheduleWeight splits Options.Invocations between schedules. Ping-pong and burst carry the
+// most weight because they make the most reuse opportunities per invocation; errors is costly
+// (crashes and timeouts spawn environments) and async depends on a report sink.
+func scheduleWeight(name string) (int, bool) {
+	switch name {
+	case SchedulePingPong, ScheduleBurst:
+		return 3, true
+	case ScheduleRandom:
+		return 2, true
+	case ScheduleAsync, ScheduleErrors:
+		return 1, true
+	}
+	return 0, false
+}
+
+// AllSchedules lists every schedule in the order Run executes them by default.
+func AllSchedules() []string {
+	return []string{SchedulePingPong, ScheduleBurst, ScheduleRandom, ScheduleAsync, ScheduleErrors}
+}
+
+// Step is one planned invocation. It refers to a tenant by index, not ID, so a seed fixes the
+// interleaving while tenant IDs stay fresh per run.
+type Step struct {
+	Schedule string `json:"schedule"`
+	// Batch groups steps that may be in flight together; a barrier separates batches.
+	Batch  int           `json:"batch"`
+	Tenant int           `json:"tenant"`
+	Action probes.Action `json:"action,omitempty"`
+	Async  bool          `json:"async,omitempty"`
+}
+
+// Phase is one schedule's steps and the most of them that may be in flight at once.
+type Phase struct {
+	Schedule    string `json:"schedule"`
+	Concurrency int    `json:"concurrency"`
+	Steps       []Step `json:"steps"`
+}
+
+// Plan turns options into phases, one per selected schedule. It is pure: the same options,
+// seed and tenant labels give the same phases byte for byte, which is what makes --seed replay
+// a run. Each schedule draws from its own seeded stream so selecting or dropping one schedule
+// does not change the steps of another.
+func Plan(opts Options, tenants []Tenant) ([]Phase, error) {
+	opts = opts.withDefaults()
+	if len(tenants) < 2 {
+		return nil, fmt.Errorf("plan: need at least 2 tenants, have %d", len(tenants))
+	}
+	counts, err := splitInvocations(opts.Invocations, opts.Schedules)
+	if err != nil {
+		return nil, err
+	}
+	groups := tenantGroups(tenants)
+	phases := make([]Phase, 0, len(opts.Schedules))
+	for i, name := range opts.Schedules {
+		p := planner{
+			rng:     rand.New(rand.NewPCG(uint64(opts.Seed), nameHash(name))),
+			n:       counts[i],
+			groups:  groups,
+			tenants: len(tenants),
+			opts:    opts,
+		}
+		phases = append(phases, p.plan(name))
+	}
+	return phases, nil
+}
+
+func nameHash(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
+}
+
+// splitInvocations divides total between schedules by weight (largest remainder, ties to the
+// earlier schedule) so the counts always add up to total.
+func splitInvocations(total int, schedules []string) ([]int, error) {
+	sum := 0
+	seen := map[string]bool{}
+	weights := make([]int, len(schedules))
+	for i, s := range schedules {
+		w, ok := scheduleWeight(s)
+		if !ok {
+			return nil, fmt.Errorf("unknown schedule %q (known: %s)", s, strings.Join(AllSchedules(), ", "))
+		}
+		if seen[s] {
+			return nil, fmt.Errorf("schedule %q selected twice", s)
+		}
+		seen[s] = true
+		weights[i] = w
+		sum += w
+	}
+	counts := make([]int, len(schedules))
+	rems := make([]int, len(schedules))
+	given := 0
+	for i, w := range weights {
+		counts[i] = total * w / sum
+		rems[i] = total * w % sum
+		given += counts[i]
+	}
+	order := make([]int, len(schedules))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rems[b] - rems[a] })
+	for k := 0; given < total; k++ {
+		counts[order[k%len(order)]]++
+		given++
+	}
+	return counts, nil
+}
+
+type planner struct {
+	rng     *rand.Rand
+	n       int
+	groups  [][]int
+	tenants int
+	opts    Options
+	steps   []Step
+}
+
+func (p *planner) plan(name string) Phase {
+	conc := 1
+	switch name {
+	case SchedulePingPong:
+		p.pingPong()
+	case ScheduleBurst:
+		conc = p.burst()
+	case ScheduleRandom:
+		p.random()
+		conc = p.opts.Concurrency
+	case ScheduleAsync:
+		p.async()
+	case ScheduleErrors:
+		p.errors()
+	}
+	for i := range p.steps {
+		p.steps[i].Schedule = name
+	}
+	return Phase{Schedule: name, Concurrency: conc, Steps: p.steps}
+}
+
+// rotation walks the groups from a seeded starting group, each group's members in order and
+// twice over, so every tenant is invoked right after its twin and then again after its twin
+// ran: A, B, A, B for a pair.
+func (p *planner) rotation() []int {
+	start := p.rng.IntN(len(p.groups))
+	var r []int
+	for k := range p.groups {
+		g := p.groups[(start+k)%len(p.groups)]
+		r = append(r, g...)
+		r = append(r, g...)
+	}
+	return r
+}
+
+// sprinkle keeps error paths in every schedule: a seeded few invocations error or crash.
+// Timeouts are slow and stay in the errors schedule.
+func (p *planner) sprinkle() probes.Action {
+	if p.rng.Float64() >= p.opts.ErrorRate {
+		return probes.ActionNone
+	}
+	if p.rng.IntN(2) == 0 {
+		return probes.ActionError
+	}
+	return probes.ActionCrash
+}
+
+// pingPong is sequential, alternating twins: the strongest case for reuse, because the twin's
+// environment is always idle when the next invocation arrives.
+func (p *planner) pingPong() {
+	r := p.rotation()
+	for i := range p.n {
+		p.steps = append(p.steps, Step{Batch: i, Tenant: r[i%len(r)], Action: p.sprinkle()})
+	}
+}
+
+// burst puts N tenants x M invocations each in flight at once, so a target must hold several
+// environments per tenant; M is 2 where concurrency allows so same-tenant concurrency is
+// exercised too. Successive bursts move along the tenant list, keeping twins together.
+func (p *planner) burst() int {
+	width := p.opts.Concurrency
+	perTenant := 1
+	if width >= 2 {
+		perTenant = 2
+	}
+	nTen := max(1, min(width/perTenant, p.tenants))
+	offset := p.rng.IntN(p.tenants)
+	for b := 0; len(p.steps) < p.n; b++ {
+		var batch []Step
+		for m := 0; m < perTenant; m++ {
+			for i := 0; i < nTen; i++ {
+				t := (offset + b*nTen + i) % p.tenants
+				batch = append(batch, Step{Batch: b, Tenant: t})
+			}
+		}
+		p.rng.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		batch = batch[:min(len(batch), p.n-len(p.steps))]
+		for i := range batch {
+			batch[i].Action = p.sprinkle()
+		}
+		p.steps = append(p.steps, batch...)
+	}
+	return nTen * perTenant
+}
+
+func (p *planner) random() {
+	for range p.n {
+		p.steps = append(p.steps, Step{Tenant: p.rng.IntN(p.tenants), Action: p.sprinkle()})
+	}
+}
+
+// async alternates an Event invocation of one tenant with a synchronous one of its twin, so
+// the twin arrives while the async invocation's environment may still be busy or just idle.
+// Event invocations carry no sprinkled errors: Lambda retries failed Event invocations itself,
+// which would muddle the one-report-per-invocation bookkeeping.
+func (p *planner) async() {
+	r := p.rotation()
+	for i := range p.n {
+		s := Step{Batch: i, Tenant: r[i%len(r)], Async: i%2 == 0}
+		if !s.Async {
+			s.Action = p.sprinkle()
+		}
+		p.steps = append(p.steps, s)
+	}
+}
+
+// errors plays units of an error, crash or timeout for one tenant followed by normal
+// invocations of that tenant and of its twin, in a seeded order, so isolation checks see what
+// a target hands out right after it reset an environment.
+func (p *planner) errors() {
+	timeouts := 0
+	for len(p.steps) < p.n {
+		g := p.groups[p.rng.IntN(len(p.groups))]
+		k := p.rng.IntN(len(g))
+		t, twin := g[k], g[(k+1)%len(g)]
+		if len(g) == 1 {
+			twin = (t + 1) % p.tenants
+		}
+		actions := []probes.Action{probes.ActionError, probes.ActionCrash}
+		if timeouts < p.opts.MaxTimeouts {
+			actions = append(actions, probes.ActionTimeout)
+		}
+		act := actions[p.rng.IntN(len(actions))]
+		if act == probes.ActionTimeout {
+			timeouts++
+		}
+		unit := []Step{{Tenant: t, Action: act}, {Tenant: t}, {Tenant: twin}}
+		if p.rng.IntN(2) == 0 {
+			unit[1], unit[2] = unit[2], unit[1]
+		}
+		for _, s := range unit[:min(len(unit), p.n-len(p.steps))] {
+			s.Batch = len(p.steps)
+			p.steps = append(p.steps, s)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// maxReportBytes bounds a posted report. A report is a few KB; 6 MiB matches Lambda's own
+// synchronous payload limit, so a probe that can return a report can always post it.
+const maxReportBytes = 6 << 20
+
+// ReportSink receives the reports of Event (async) invocations, which have no response body.
+// The probe POSTs its report to /report/<runID>; the runner waits for it by (runID, seq).
+// It listens on loopback only, which is why async reports work against local targets and not
+// against AWS.
+type ReportSink struct {
+	ln  net.Listener
+	srv *http.Server
+
+	mu      sync.Mutex
+	entries map[sinkKey]*sinkEntry
+}
+
+type sinkKey struct {
+	runID string
+	seq   int64
+}
+
+type sinkEntry struct {
+	arrived chan struct{} // closed when rep is set
+	rep     *probes.Report
+	dups    int
+}
+
+// NewReportSink starts the sink on 127.0.0.1 with an ephemeral port.
+func NewReportSink() (*ReportSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("report sink: listen: %w", err)
+	}
+	s := &ReportSink{ln: ln, entries: map[sinkKey]*sinkEntry{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /report/{runID}", s.handle)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	go s.srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
+	return s, nil
+}
+
+// URL is the base URL; a report for run r goes to URL()+"/report/"+r.
+func (s *ReportSink) URL() string { return "http://" + s.ln.Addr().String() }
+
+// ReportURL is where the probe of run runID posts its reports.
+func (s *ReportSink) ReportURL(runID string) string { return s.URL() + "/report/" + runID }
+
+func (s *ReportSink) handle(w http.ResponseWriter, r *http.Request) {
+	runID := r.PathValue("runID")
+	var rep probes.Report
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReportBytes))
+	if err := dec.Decode(&rep); err != nil {
+		status := http.StatusBadRequest
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, "decode report: "+err.Error(), status)
+		return
+	}
+	if rep.RunID != runID {
+		http.Error(w, fmt.Sprintf("report runId %q does not match path %q", rep.RunID, runID), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	e := s.entryLocked(sinkKey{runID, rep.Seq})
+	if e.rep == nil {
+		e.rep = &rep
+		close(e.arrived)
+	} else {
+		// Lambda retries failed Event invocations; the first report is the one that answers
+		// the runner's invocation, later ones are counted, not kept.
+		e.dups++
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *ReportSink) entryLocked(k sinkKey) *sinkEntry {
+	e, ok := s.entries[k]
+	if !ok {
+		e = &sinkEntry{arrived: make(chan struct{})}
+		s.entries[k] = e
+	}
+	return e
+}
+
+// Wait returns the report of (runID, seq), waiting up to timeout for it to arrive; false means
+// it did not arrive in time.
+func (s *ReportSink) Wait(runID string, seq int64, timeout time.Duration) (*probes.Report, bool) {
+	rep, err := s.wait(context.Background(), runID, seq, timeout)
+	return rep, err == nil
+}
+
+func (s *ReportSink) wait(ctx context.Context, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
+	s.mu.Lock()
+	e := s.entryLocked(sinkKey{runID, seq})
+	s.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-e.arrived:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return e.rep, nil
+	case <-t.C:
+		return nil, fmt.Errorf("no report within %v", timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Duplicates counts reports received more than once for the same invocation (Lambda's own
+// async retries), which a check may want to explain extra environments.
+func (s *ReportSink) Duplicates(runID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, e := range s.entries {
+		if k.runID == runID {
+			n += e.dups
+		}
+	}
+	return n
+}
+
+// Close stops the server; reports posted afterwards are refused by the closed listener.
+func (s *ReportSink) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("report sink: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+func postReport(t *testing.T, url string, body []byte) int {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func reportJSON(t *testing.T, runID string, seq int64, env string) []byte {
+	t.Helper()
+	b, err := json.Marshal(probes.Report{Schema: probes.SchemaVersion, RunID: runID, Seq: seq, EnvID: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReportSink(t *testing.T) {
+	s, err := NewReportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") {
+		t.Fatalf("sink not on loopback: %s", s.URL())
+	}
+
+	// A waiter registered before the report arrives is woken by it.
+	got := make(chan *probes.Report, 1)
+	go func() {
+		rep, _ := s.Wait("run1", 2, 5*time.Second)
+		got <- rep
+	}()
+	tests := []struct {
+		name string
+		url  string
+		body []byte
+		want int
+	}{
+		{"report", s.ReportURL("run1"), reportJSON(t, "run1", 1, "env-a"), http.StatusNoContent},
+		{"awaited report", s.ReportURL("run1"), reportJSON(t, "run1", 2, "env-b"), http.StatusNoContent},
+		{"duplicate keeps first", s.ReportURL("run1"), reportJSON(t, "run1", 1, "env-z"), http.StatusNoContent},
+		{"run mismatch", s.ReportURL("run1"), reportJSON(t, "run2", 3, "env-c"), http.StatusBadRequest},
+		{"not json", s.ReportURL("run1"), []byte("{"), http.StatusBadRequest},
+		{"too large", s.ReportURL("run1"), append([]byte(`{"envId":"`), bytes.Repeat([]byte("x"), maxReportBytes)...), http.StatusRequestEntityTooLarge},
+		{"wrong path", s.URL() + "/other", reportJSON(t, "run1", 4, "env-d"), http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		if code := postReport(t, tt.url, tt.body); code != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, code, tt.want)
+		}
+	}
+	if rep := <-got; rep == nil || rep.EnvID != "env-b" {
+		t.Errorf("awaited report %+v", rep)
+	}
+	if rep, ok := s.Wait("run1", 1, time.Second); !ok || rep.EnvID != "env-a" {
+		t.Errorf("report 1: %+v %v, want first of the duplicates", rep, ok)
+	}
+	if n := s.Duplicates("run1"); n != 1 {
+		t.Errorf("duplicates %d, want 1", n)
+	}
+	if rep, ok := s.Wait("run2", 3, 10*time.Millisecond); ok || rep != nil {
+		t.Errorf("mismatched report was stored: %+v", rep)
+	}
+	resp, err := http.Get(s.ReportURL("run1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: status %d", resp.StatusCode)
+	}
+}
+
+func TestNewProgressQuietOffTerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "progress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, w := range []interface{ Write([]byte) (int, error) }{f, &bytes.Buffer{}} {
+		p := NewProgress(w)
+		if _, ok := p.(nopProgress); !ok {
+			t.Errorf("%T: got %T, want the silent progress", w, p)
+		}
+		p.Start(3)
+		p.Tick()
+		p.Done()
+	}
+	if st, _ := f.Stat(); st.Size() != 0 {
+		t.Errorf("wrote %d bytes to a non-terminal", st.Size())
+	}
+	// The bar itself, driven directly, must draw and survive concurrent ticks.
+	var buf bytes.Buffer
+	bar := &barProgress{w: &buf}
+	bar.Start(4)
+	done := make(chan struct{})
+	for range 4 {
+		go func() { bar.Tick(); done <- struct{}{} }()
+	}
+	for range 4 {
+		<-done
+	}
+	bar.Done()
+	if buf.Len() == 0 {
+		t.Error("progress bar drew nothing")
+	}
+}

@@ -1,0 +1,235 @@
+// Package suites holds tenantcheck's checks: each is plain data plus one function that judges a
+// run's observations. Checks never talk to the target; the runner has already done that, so a
+// recorded run can be re-judged offline and every check is testable from hand-made observations.
+package suites
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+// Check is one conformance check. Its ID is public interface (users skip checks by it, CI
+// dashboards track it), so IDs never change meaning once released.
+type Check struct {
+	ID    string
+	Area  string
+	Title string
+	// Level is the RFC 2119 strength of Clause: MUST fails the run, SHOULD only warns.
+	Level  reports.Level
+	Clause string
+	// Severity orders findings for triage (critical, high, medium, low, info).
+	Severity    string
+	Remediation string
+	// Places are the probe places the check needs the target to isolate. When the target
+	// declares every one of them missing (runner.Isolation.Missing), the check is SKIPped with
+	// the target's reason instead of being judged on a host that cannot support it.
+	Places []probes.Place
+	// Evaluate judges the observations. It only sets Status, Reason and Evidence; the
+	// descriptive fields of the result are filled from the Check by Evaluate (the function).
+	Evaluate func(obs *runner.Observations) reports.CheckResult
+}
+
+// All returns every known check, in a stable order. It builds the registry on each call so no
+// caller can change what another sees.
+func All() []Check {
+	return isolationChecks()
+}
+
+// Select picks checks by ID or area name. An empty include selects everything; skip is applied
+// after include. Names are matched case-insensitively. An unknown name is an error rather than
+// a silent no-op, because a mistyped --skip would otherwise run a check the user meant to skip
+// (or a mistyped include would run nothing and look like success).
+func Select(all []Check, include, skip []string) ([]Check, error) {
+	match := func(names []string, flag string) (map[string]bool, error) {
+		picked := make(map[string]bool)
+		var unknown []string
+		for _, raw := range names {
+			name := strings.TrimSpace(raw)
+			if name == "" {
+				continue
+			}
+			found := false
+			for _, c := range all {
+				if strings.EqualFold(c.ID, name) || strings.EqualFold(c.Area, name) {
+					picked[c.ID] = true
+					found = true
+				}
+			}
+			if !found {
+				unknown = append(unknown, fmt.Sprintf("%q", name))
+			}
+		}
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("%s: unknown check or area %s (known areas: %s; check IDs: %s)",
+				flag, strings.Join(unknown, ", "), strings.Join(areas(all), ", "), strings.Join(ids(all), ", "))
+		}
+		return picked, nil
+	}
+	included, err := match(include, "include")
+	if err != nil {
+		return nil, fmt.Errorf("select checks: %w", err)
+	}
+	skipped, err := match(skip, "skip")
+	if err != nil {
+		return nil, fmt.Errorf("select checks: %w", err)
+	}
+	var out []Check
+	for _, c := range all {
+		if (len(included) == 0 || included[c.ID]) && !skipped[c.ID] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("select checks: include %v and skip %v leave no check to run", include, skip)
+	}
+	return out, nil
+}
+
+// Complement returns the checks of all that are not in selected, so deselected checks can still
+// be listed in the report as SKIP (see Skipped) instead of silently vanishing.
+func Complement(all, selected []Check) []Check {
+	in := make(map[string]bool, len(selected))
+	for _, c := range selected {
+		in[c.ID] = true
+	}
+	var out []Check
+	for _, c := range all {
+		if !in[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Skipped reports checks that were not run (deselected by the user) as SKIP with the reason, so
+// the report shows every check the tool knows and why some were not judged.
+func Skipped(checks []Check, reason string) []reports.CheckResult {
+	out := make([]reports.CheckResult, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, describe(c, reports.CheckResult{Status: reports.Skip, Reason: reason}))
+	}
+	return out
+}
+
+// Evaluate runs the checks against one run's observations, in order.
+//
+// It is where the SHOULD mapping lives: a SHOULD check whose evaluation FAILs is reported as
+// WARN, so every renderer and reports.Summarize see the same status. It also SKIPs checks whose
+// places the target declared it cannot isolate, and turns a panicking check into ERROR so one
+// bug cannot lose the whole report.
+func Evaluate(checks []Check, obs *runner.Observations) []reports.CheckResult {
+	out := make([]reports.CheckResult, 0, len(checks))
+	for _, c := range checks {
+		start := time.Now()
+		res := evaluateOne(c, obs)
+		res.Duration = time.Since(start)
+		out = append(out, res)
+	}
+	return out
+}
+
+func evaluateOne(c Check, obs *runner.Observations) (res reports.CheckResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = describe(c, reports.CheckResult{
+				Status: reports.Error,
+				Reason: fmt.Sprintf("check panicked (a tenantcheck bug, please report it): %v", p),
+			})
+		}
+	}()
+	switch {
+	case obs == nil:
+		return describe(c, reports.CheckResult{Status: reports.Error, Reason: "no observations: cannot judge"})
+	case c.Evaluate == nil:
+		return describe(c, reports.CheckResult{Status: reports.Error, Reason: "check has no evaluation function"})
+	}
+	if reason, ok := allMissing(c.Places, obs); ok {
+		return describe(c, reports.CheckResult{Status: reports.Skip, Reason: reason})
+	}
+	res = describe(c, c.Evaluate(obs))
+	if res.Level == reports.Should && res.Status == reports.Fail {
+		res.Status = reports.Warn
+	}
+	return res
+}
+
+// describe copies the check's descriptive fields onto a result, so they have one source.
+func describe(c Check, r reports.CheckResult) reports.CheckResult {
+	r.ID, r.Area, r.Title, r.Level = c.ID, c.Area, c.Title, c.Level
+	r.Clause, r.Severity, r.Remediation = c.Clause, c.Severity, c.Remediation
+	return r
+}
+
+// missingPlaces returns the target's declared reason per place it cannot isolate.
+func missingPlaces(obs *runner.Observations) map[probes.Place]string {
+	if obs == nil || obs.Target.Isolation == nil {
+		return nil
+	}
+	return obs.Target.Isolation.Missing
+}
+
+// allMissing reports whether the target declared every one of places missing, with the reasons.
+func allMissing(places []probes.Place, obs *runner.Observations) (string, bool) {
+	missing := missingPlaces(obs)
+	if len(places) == 0 || len(missing) == 0 {
+		return "", false
+	}
+	var reasons []string
+	for _, p := range places {
+		why, ok := missing[p]
+		if !ok {
+			return "", false
+		}
+		reasons = append(reasons, missingReason(p, why))
+	}
+	return "target cannot isolate this here: " + strings.Join(reasons, "; "), true
+}
+
+func missingReason(p probes.Place, why string) string {
+	if why == "" {
+		why = "declared missing, no reason given"
+	}
+	return fmt.Sprintf("%s: %s", p, why)
+}
+
+// Power measures how many chances to leak the run created, for reports.Report.Power.
+func Power(obs *runner.Observations) reports.Power {
+	if obs == nil {
+		return reports.Power{}
+	}
+	st := measure(obs)
+	return reports.Power{
+		Invocations:   st.invocations,
+		Opportunities: obs.Opportunities,
+		WarmReuses:    st.warm,
+		DetectP1pct:   reports.DetectProbability(obs.Opportunities, 0.01),
+		DetectP01pct:  reports.DetectProbability(obs.Opportunities, 0.001),
+	}
+}
+
+func areas(all []Check) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range all {
+		if !seen[c.Area] {
+			seen[c.Area] = true
+			out = append(out, c.Area)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func ids(all []Check) []string {
+	out := make([]string, 0, len(all))
+	for _, c := range all {
+		out = append(out, c.ID)
+	}
+	return out
+}

@@ -1,0 +1,107 @@
+package suites
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/onsi/gomega/types"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+	"github.com/tenantcheck/tenantcheck/reports"
+)
+
+// maxEvidence caps the evidence a check lists; the total is always stated, so a capped list
+// never understates the problem, and a noisy target cannot produce a megabyte report.
+const maxEvidence = 20
+
+// finding is one violation, kept as an error so several can be gathered with go-multierror and
+// still carry the structured fields an auditor needs.
+type finding struct {
+	msg    string
+	fields map[string]string
+}
+
+func (f *finding) Error() string { return f.msg }
+
+// verifier states expectations with gomega matchers and gathers every unmet one. It does not
+// stop at the first failure: a report that shows all leaks is worth more than one that shows one.
+type verifier struct {
+	errs *multierror.Error
+}
+
+// expect records f when actual does not satisfy m. A matcher error (a bug in the check, not in
+// the target) is recorded too, so it surfaces in the evidence instead of vanishing.
+func (v *verifier) expect(actual any, m types.GomegaMatcher, f *finding) {
+	ok, err := m.Match(actual)
+	if err != nil {
+		v.errs = multierror.Append(v.errs, fmt.Errorf("%s: matcher error: %w", f.msg, err))
+		return
+	}
+	if !ok {
+		v.errs = multierror.Append(v.errs, f)
+	}
+}
+
+func (v *verifier) count() int {
+	if v.errs == nil {
+		return 0
+	}
+	return len(v.errs.Errors)
+}
+
+// evidence converts the gathered findings, capped at maxEvidence with a closing line that says
+// how many were left out and the total.
+func (v *verifier) evidence() []reports.Evidence {
+	if v.errs == nil {
+		return nil
+	}
+	all := v.errs.Errors
+	n := min(len(all), maxEvidence)
+	out := make([]reports.Evidence, 0, n+1)
+	for _, err := range all[:n] {
+		var f *finding
+		if errors.As(err, &f) {
+			out = append(out, reports.Evidence{Message: f.msg, Fields: f.fields})
+			continue
+		}
+		out = append(out, reports.Evidence{Message: err.Error()})
+	}
+	if rest := len(all) - n; rest > 0 {
+		out = append(out, reports.Evidence{
+			Message: fmt.Sprintf("... and %d more (%d findings in total)", rest, len(all)),
+			Fields:  map[string]string{"total": strconv.Itoa(len(all)), "omitted": strconv.Itoa(rest)},
+		})
+	}
+	return out
+}
+
+// leakFinding describes a canary found by an invocation of another tenant: where it was seen,
+// which invocation planted it (as the canary itself records) and which invocation found it.
+func leakFinding(o *invocation, f probes.Found) *finding {
+	c := f.Canary
+	place := f.Place
+	if place == "" {
+		place = c.Place
+	}
+	return &finding{
+		msg: fmt.Sprintf("tenant %q found a %s canary planted by tenant %q at %s",
+			o.tenant, place, c.Tenant, f.Where),
+		fields: map[string]string{
+			"place":                string(place),
+			"where":                f.Where,
+			"nonce":                c.Nonce,
+			"plantedRunId":         c.RunID,
+			"plantedTenant":        c.Tenant,
+			"plantedContextTenant": c.ContextTenant,
+			"plantedRequestId":     c.RequestID,
+			"plantedEnvId":         c.EnvID,
+			"plantedSeq":           strconv.FormatInt(c.Seq, 10),
+			"foundTenant":          o.tenant,
+			"foundRequestId":       o.report.RequestID,
+			"foundEnvId":           o.report.EnvID,
+			"foundSeq":             strconv.FormatInt(o.seq, 10),
+		},
+	}
+}
