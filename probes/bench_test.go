@@ -19,8 +19,11 @@ func BenchmarkHandle(b *testing.B) {
 		opts func(r roots) []Option
 	}{
 		{"no-child/fake-proc", func(r roots) []Option { return nil }},
-		{"child/fake-proc", func(r roots) []Option { return []Option{WithChildExecutable(exe)} }},
-		{"child/real-proc", func(r roots) []Option { return []Option{WithChildExecutable(exe), WithProcDir("/proc")} }},
+		{"child-every/fake-proc", func(r roots) []Option {
+			return []Option{WithChildExecutable(exe), WithSleeperInterval(0)}
+		}},
+		{"child-20ms/fake-proc", func(r roots) []Option { return []Option{WithChildExecutable(exe)} }},
+		{"child-20ms/real-proc", func(r roots) []Option { return []Option{WithChildExecutable(exe), WithProcDir("/proc")} }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := newRoots(b)

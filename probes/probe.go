@@ -53,7 +53,7 @@ type config struct {
 	tmpDir, devShmDir, varTmpDir, homeDir, taskRoot, procDir string
 	logStream                                                string
 	childExe                                                 string
-	timeoutOvershoot                                         time.Duration
+	timeoutOvershoot, sleeperInterval                        time.Duration
 	exit                                                     func(code int)
 	// isolated gives the Probe fresh "careless globals" instead of the package-level ones,
 	// so tests in one binary do not see each other's canaries.
@@ -97,6 +97,12 @@ func WithTimeoutOvershoot(d time.Duration) Option {
 	return func(c *config) { c.timeoutOvershoot = d }
 }
 
+// WithSleeperInterval sets the least time between two replacements of the PlaceProcess child
+// (default 20 ms); 0 replaces it on every invocation. See procStore for the measurements.
+func WithSleeperInterval(d time.Duration) Option {
+	return func(c *config) { c.sleeperInterval = d }
+}
+
 // New makes the Probe for this process. Call it once, at init, so StartedAt and EnvID describe
 // the execution environment rather than an invocation.
 func New(opts ...Option) *Probe {
@@ -109,6 +115,7 @@ func New(opts ...Option) *Probe {
 		procDir:          "/proc",
 		logStream:        lambdacontext.LogStreamName,
 		timeoutOvershoot: 2 * time.Second,
+		sleeperInterval:  20 * time.Millisecond,
 		exit:             os.Exit,
 	}
 	for _, o := range opts {
@@ -138,7 +145,8 @@ func New(opts ...Option) *Probe {
 		&envStore{},
 		&backgroundStore{ring: newRing(maxKept)},
 		&credStore{cache: creds},
-		&procStore{dir: cfg.procDir, exe: cfg.childExe, ring: newRing(maxKept), sleeper: p.sleepers},
+		&procStore{dir: cfg.procDir, exe: cfg.childExe, minInterval: cfg.sleeperInterval, ring: newRing(maxKept),
+			sleeper: p.sleepers},
 	}
 	return p
 }

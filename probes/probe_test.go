@@ -315,18 +315,43 @@ func TestProcessScanOfFabricatedProc(t *testing.T) {
 	}
 }
 
-func TestSleeperIsReplacedAndStopped(t *testing.T) {
-	p := newTestProbe(t, newRoots(t))
-	var pids []string
-	for seq := int64(1); seq <= 3; seq++ {
-		rep := mustHandle(t, p, Event{RunID: randomHex(), Tenant: "a", Seq: seq}, "r")
-		pids = append(pids, filepath.Base(filepath.Dir(plantedIn(rep, PlaceProcess)[0].Where)))
+func TestSleeperReplacement(t *testing.T) {
+	tests := []struct {
+		name        string
+		interval    time.Duration
+		wantPlanted []bool
+	}{
+		{"every invocation", 0, []bool{true, true, true}},
+		{"rate-limited", time.Hour, []bool{true, false, false}},
 	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, pid := range pids {
-		waitGone(t, pid)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTestProbe(t, newRoots(t), WithProcDir("/proc"), WithSleeperInterval(tt.interval))
+			runID := randomHex()
+			var pids []string
+			for i, want := range tt.wantPlanted {
+				rep := mustHandle(t, p, Event{RunID: runID, Tenant: "a", Seq: int64(i + 1)}, "r")
+				if i > 0 {
+					// the live sleeper carries every canary planted so far, newest included
+					if got := len(foundFor(rep, runID, PlaceProcess)); got != len(pids) {
+						t.Errorf("seq %d found %d process canaries, want %d", i+1, got, len(pids))
+					}
+				}
+				pr := plantedIn(rep, PlaceProcess)[0]
+				if pr.Planted != want || (!want && !strings.Contains(pr.Error, "rate-limited")) {
+					t.Fatalf("seq %d: %+v, want planted=%v", i+1, pr, want)
+				}
+				if pr.Planted {
+					pids = append(pids, filepath.Base(filepath.Dir(pr.Where)))
+				}
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, pid := range pids {
+				waitGone(t, pid)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const (
@@ -27,20 +28,26 @@ const (
 // maxKept process canaries, so another tenant that can read this environment's processes finds
 // them in /proc/<pid>/environ.
 //
-// Why replace the child on every invocation: execve sets a process's environ once, and the new
+// Cost, measured on the 2-core development host under a load average of 2-4: replacing the child
+// (fork+exec waited for, old child killed and reaped in the background) costs the invocation
+// 0.71-0.85 ms (BenchmarkSleeperReplace), but each new child then spends CPU starting the Go
+// runtime, and back-to-back invocations on two cores made Handle 1-3 ms slower
+// (BenchmarkHandle/child vs /no-child). That is over the 1 ms budget, so the child is replaced at
+// most once per WithSleeperInterval (default 20 ms): sequential invocations spaced further apart
+// plant every time, a burst plants on its first invocation and reports the others as
+// "rate-limited" (Planted false, so a check never counts a plant that did not happen).
+//
+// Why replace rather than keep one child: execve sets a process's environ once, and the new
 // environment is readable in /proc as soon as os.StartProcess returns (it waits for the exec),
-// so the canary is visible before the response leaves, with no waiting on the child. The brief
-// allowed 1 ms per invocation for this; BenchmarkSleeperReplace measured 0.73-0.85 ms on the
-// 2-core development host under load (fork+exec waited for, old child killed and reaped in the
-// background), so every invocation replaces it. Keeping one child and feeding it canaries later
-// would cost less but needs the child to re-exec itself asynchronously, and a following
-// invocation could then scan before the re-exec: a plant that is not yet visible produces false
-// "no reuse" results.
+// so a plant is visible before the response leaves. Feeding a long-lived child canaries later
+// would need it to re-exec itself asynchronously, and a following invocation could scan before
+// the re-exec: a plant not yet visible produces false "no reuse" results.
 type procStore struct {
-	dir     string
-	exe     string
-	ring    *ring
-	sleeper *sleeper
+	dir         string
+	exe         string
+	minInterval time.Duration
+	ring        *ring
+	sleeper     *sleeper
 }
 
 func (p *procStore) place() Place { return PlaceProcess }
@@ -117,6 +124,9 @@ func (p *procStore) plant(c Canary, _ *Event) PlantResult {
 	if os.Getenv(childEnv) == "1" {
 		return PlantResult{Error: "refusing to start a sleeper from a sleeper"}
 	}
+	if ok, since := p.sleeper.claim(p.minInterval); !ok {
+		return PlantResult{Error: fmt.Sprintf("rate-limited: sleeper replaced %s ago, at most once per %s", since.Round(time.Microsecond), p.minInterval)}
+	}
 	p.ring.add(c)
 	env := []string{childEnv + "=1", "GOMAXPROCS=1", "GOGC=off"}
 	for _, k := range p.ring.snapshot() {
@@ -137,9 +147,23 @@ func (p *procStore) plant(c Canary, _ *Event) PlantResult {
 // the probe dies (Pdeathsig) and, should that be missed, exits on EOF of its stdin, a pipe whose
 // only write end the probe holds.
 type sleeper struct {
-	mu   sync.Mutex
-	proc *os.Process
-	pipe *os.File
+	mu        sync.Mutex
+	proc      *os.Process
+	pipe      *os.File
+	lastClaim time.Time
+}
+
+// claim reserves the right to replace the child unless that happened less than min ago, so
+// concurrent invocations cannot both replace it inside the interval.
+func (s *sleeper) claim(min time.Duration) (bool, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if since := now.Sub(s.lastClaim); !s.lastClaim.IsZero() && since < min {
+		return false, since
+	}
+	s.lastClaim = now
+	return true, 0
 }
 
 func (s *sleeper) replace(exe string, env []string) (int, error) {
