@@ -26,6 +26,9 @@ const (
 	// maxBackgroundDelay is Lambda's longest function timeout: waiting longer proves nothing
 	// and would let a bad event pile up goroutines.
 	maxBackgroundDelay = 15 * time.Minute
+	// holdMargin is how long before its deadline a hold gives up, so the response still
+	// arrives in time and the target does not reset the environment as timed out.
+	holdMargin = 200 * time.Millisecond
 )
 
 // Probe holds everything the probe function remembers between invocations of one execution
@@ -213,7 +216,25 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 			log.Printf("tenantcheck probe: %v", err)
 		}
 	}
+	hold(ctx, ev.Hold)
 	return p.act(ctx, ev, rep)
+}
+
+// hold keeps the invocation busy for d, but never past the invocation's deadline: a hold is
+// meant to occupy the environment, not to turn into a timeout that resets it.
+func hold(ctx context.Context, d time.Duration) {
+	if deadline, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(deadline)-holdMargin)
+	}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // act carries out ev.Action after planting, so every failure mode still leaves canaries behind
@@ -279,6 +300,9 @@ func validateEvent(ev Event) error {
 	}
 	if ev.BackgroundDelay < 0 || ev.BackgroundDelay > maxBackgroundDelay {
 		return &EventError{fmt.Sprintf("backgroundDelayNs %d outside [0, %s]", ev.BackgroundDelay, maxBackgroundDelay)}
+	}
+	if ev.Hold < 0 || ev.Hold > maxBackgroundDelay {
+		return &EventError{fmt.Sprintf("holdNs %d outside [0, %s]", ev.Hold, maxBackgroundDelay)}
 	}
 	if ev.ReportURL != "" {
 		if err := checkReportURL(ev.ReportURL); err != nil {

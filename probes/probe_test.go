@@ -250,6 +250,8 @@ func TestInvalidEventsPlantNothing(t *testing.T) {
 		{"negative schema", Event{Schema: -1}, "invalid event schema"},
 		{"unknown action", Event{Schema: 1, Action: "explode"}, `unknown action "explode"`},
 		{"negative delay", Event{Schema: 1, BackgroundDelay: -1}, "backgroundDelayNs"},
+		{"negative hold", Event{Schema: 1, Hold: -1}, "holdNs"},
+		{"hold past any timeout", Event{Schema: 1, Hold: 16 * time.Minute}, "holdNs"},
 		{"remote report url", Event{Schema: 1, ReportURL: "http://169.254.169.254/latest"}, "not 127.0.0.1 or localhost"},
 	}
 	for _, tt := range tests {
@@ -445,5 +447,39 @@ func TestConcurrentInvocations(t *testing.T) {
 	}
 	if cold != 1 {
 		t.Errorf("%d cold reports, want 1", cold)
+	}
+}
+
+// TestHoldKeepsInvocationBusy: a hold delays the response by about its length, and a hold
+// longer than the time left stops short of the deadline, so the invocation answers rather
+// than timing out and resetting its environment.
+func TestHoldKeepsInvocationBusy(t *testing.T) {
+	tests := []struct {
+		name     string
+		hold     time.Duration
+		timeout  time.Duration
+		atLeast  time.Duration
+		lessThan time.Duration
+	}{
+		{"short hold", 150 * time.Millisecond, 10 * time.Second, 150 * time.Millisecond, 5 * time.Second},
+		{"hold past the deadline", time.Minute, time.Second, 500 * time.Millisecond, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTestProbe(t, newRoots(t))
+			ctx := lambdaCtx(t, "a", "r1", tt.timeout)
+			start := time.Now()
+			rep, err := p.Handle(ctx, Event{Schema: SchemaVersion, Tenant: "a", Seq: 1, Hold: tt.hold})
+			took := time.Since(start)
+			if err != nil || rep == nil {
+				t.Fatalf("Handle: report %v, error %v", rep, err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the hold ran into the deadline: %v", ctx.Err())
+			}
+			if took < tt.atLeast || took >= tt.lessThan {
+				t.Fatalf("took %s, want in [%s, %s)", took, tt.atLeast, tt.lessThan)
+			}
+		})
 	}
 }

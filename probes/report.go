@@ -44,6 +44,11 @@ type Event struct {
 	ReportURL string `json:"reportUrl,omitempty"`
 	// BackgroundDelay is how long the background goroutine waits before recording its canary.
 	BackgroundDelay time.Duration `json:"backgroundDelayNs,omitempty"`
+	// Hold keeps the invocation running this long after planting (bounded by the function's
+	// deadline), so its environment stays busy. The contract phase holds many tenants'
+	// environments at once to reach a target's environment cap; a probe too old to know the
+	// field ignores it and the cap is simply not reached.
+	Hold time.Duration `json:"holdNs,omitempty"`
 }
 
 // Place names where state can survive between invocations. Checks are keyed on these names.

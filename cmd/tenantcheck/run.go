@@ -70,7 +70,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these check IDs or areas")
 	fl.StringArrayVar(&f.formats, "format", nil, "extra report format: json or junit (repeatable, paired in order with --out)")
 	fl.StringArrayVar(&f.outs, "out", nil, "file for the matching --format")
-	fl.DurationVar(&f.fnTimeout, "function-timeout", 2*time.Second, "timeout of the deployed probe function (the errors schedule waits it out)")
+	fl.DurationVar(&f.fnTimeout, "function-timeout", time.Second, "timeout of the deployed probe function (the errors schedule waits it out)")
 	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", 30*time.Second, "timeout of one invocation, retries included")
 	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", 2*time.Minute, "timeout of one schedule")
 	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 10*time.Second, "how long to wait for an Event invocation's report")

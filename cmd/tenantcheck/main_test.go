@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/local/sandbox"
+	"github.com/tenantcheck/tenantcheck/probes"
+	"github.com/tenantcheck/tenantcheck/reports"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestMain makes this test binary a complete tenantcheck: the sandbox init step, the probe
+// deployed into the built-in target (run zips os.Executable(), which is this binary), and, with
+// TENANTCHECK_TEST_CLI=1, the CLI itself for tests that need a separate process.
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunInit()
+	if probes.IsLambdaRuntime() {
+		probes.Main()
+		return
+	}
+	if os.Getenv("TENANTCHECK_TEST_CLI") == "1" {
+		ctx, stop := signalContext()
+		code := Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// quickRun is a small but complete run: every schedule, few invocations, short function timeout.
+func quickRun(extra ...string) []string {
+	args := []string{"run", "--invocations", "120", "--function-timeout", "1s", "--seed", "42"}
+	return append(args, extra...)
+}
+
+func execute(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Execute(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func readReport(t *testing.T, path string) *reports.Report {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read report: %v", err)
+	}
+	var r reports.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("decode report %s: %v", path, err)
+	}
+	return &r
+}
+
+func statuses(r *reports.Report) map[string]reports.CheckResult {
+	m := make(map[string]reports.CheckResult, len(r.Checks))
+	for _, c := range r.Checks {
+		m[c.ID] = c
+	}
+	return m
+}
+
+func TestRunHealthyBuiltInTargetPasses(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath, junitPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.xml")
+	code, out, errOut := execute(t, quickRun("--format", "json", "--out", jsonPath, "--format", "junit", "--out", junitPath)...)
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	r := readReport(t, jsonPath)
+	if r.SchemaVersion != reports.SchemaVersion || r.Seed != 42 || r.RunID == "" {
+		t.Errorf("report header: schema %q seed %d run %q", r.SchemaVersion, r.Seed, r.RunID)
+	}
+	for id, c := range statuses(r) {
+		if c.Area == "isolation" && c.Status != reports.Pass {
+			t.Errorf("%s = %s (%s), want PASS", id, c.Status, c.Reason)
+		}
+	}
+	if !strings.Contains(out, "TI-ENV-001") || !strings.Contains(out, "verdict PASS") {
+		t.Errorf("table on stdout lacks checks or verdict:\n%s", out)
+	}
+	if !strings.Contains(out, "--seed=42") {
+		t.Errorf("stdout lacks the replay command with the seed:\n%s", out)
+	}
+	if x, err := os.ReadFile(junitPath); err != nil || !bytes.Contains(x, []byte("<testsuites")) {
+		t.Errorf("junit report missing or malformed: %v", err)
+	}
+}
+
+func TestRunSharedPoolFailsWithEvidence(t *testing.T) {
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	code, out, errOut := execute(t, quickRun("--fault", "shared-pool", "--format", "json", "--out", jsonPath)...)
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	st := statuses(readReport(t, jsonPath))
+	for _, id := range []string{"TI-ENV-001", "TI-MEM-001", "TI-TMP-001"} {
+		c := st[id]
+		if c.Status != reports.Fail {
+			t.Errorf("%s = %s, want FAIL", id, c.Status)
+			continue
+		}
+		if len(c.Evidence) == 0 || len(c.Evidence[0].Fields) == 0 {
+			t.Errorf("%s FAIL without structured evidence", id)
+		}
+	}
+	for _, key := range []string{"nonce", "plantedTenant", "plantedRequestId", "plantedEnvId", "foundTenant", "foundRequestId"} {
+		if !evidenceHas(st["TI-MEM-001"], key) {
+			t.Errorf("TI-MEM-001 evidence lacks %q: %+v", key, st["TI-MEM-001"].Evidence[0].Fields)
+		}
+	}
+}
+
+func evidenceHas(c reports.CheckResult, key string) bool {
+	for _, e := range c.Evidence {
+		for k := range e.Fields {
+			if strings.Contains(k, key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown fault", []string{"run", "--fault", "nope"}, "nope"},
+		{"unknown check", []string{"run", "--checks", "TI-NOPE-001"}, "TI-NOPE-001"},
+		{"unknown schedule", []string{"run", "--schedule", "zigzag"}, "zigzag"},
+		{"too few tenants", []string{"run", "--tenants", "1"}, "--tenants"},
+		{"format without out", []string{"run", "--format", "json", "--format", "junit", "--out", "x"}, "--out"},
+		{"bad format", []string{"run", "--format", "yaml"}, "yaml"},
+		{"fault with endpoint", []string{"run", "--endpoint-url", "http://127.0.0.1:1", "--fault", "shared-pool"}, "built-in"},
+		{"bad endpoint", []string{"run", "--endpoint-url", "127.0.0.1:9300"}, "URL"},
+		{"bad fault rate", []string{"run", "--fault", "recycle", "--fault-rate", "2"}, "--fault-rate"},
+		{"unknown flag", []string{"run", "--frobnicate"}, "frobnicate"},
+		{"unknown command", []string{"frobnicate"}, "frobnicate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := execute(t, tc.args...)
+			if code != ExitIncomplete {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, errOut)
+			}
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr %q does not mention %q", errOut, tc.want)
+			}
+		})
+	}
+}
+
+func TestChecksListGolden(t *testing.T) {
+	code, out, errOut := execute(t, "checks")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	golden := filepath.Join("testdata", "checks.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create): %v", err)
+	}
+	if out != string(want) {
+		t.Errorf("checks output differs from %s (run with -update if intended):\n%s", golden, out)
+	}
+}
+
+// TestEmulatorGivesSameVerdict runs `tenantcheck emulator` as its own process and points `run
+// --endpoint-url` at it: the standalone target must judge exactly like the in-process one, and
+// stop cleanly on SIGTERM.
+func TestEmulatorGivesSameVerdict(t *testing.T) {
+	for _, fault := range []string{"", "shared-pool"} {
+		t.Run("fault="+fault, func(t *testing.T) {
+			args := []string{"emulator", "--addr", "127.0.0.1:0"}
+			if fault != "" {
+				args = append(args, "--fault", fault)
+			}
+			endpoint, stop := startEmulator(t, args...)
+			jsonPath := filepath.Join(t.TempDir(), "r.json")
+			code, out, errOut := execute(t, quickRun("--endpoint-url", endpoint, "--format", "json", "--out", jsonPath)...)
+			want := ExitOK
+			if fault != "" {
+				want = ExitFail
+			}
+			if code != want {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, out, errOut)
+			}
+			if fault != "" && statuses(readReport(t, jsonPath))["TI-ENV-001"].Status != reports.Fail {
+				t.Errorf("TI-ENV-001 did not FAIL against the faulty emulator")
+			}
+			if err := stop(); err != nil {
+				t.Errorf("emulator did not stop cleanly: %v", err)
+			}
+		})
+	}
+}
+
+var endpointLine = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+
+func startEmulator(t *testing.T, args ...string) (string, func() error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "TENANTCHECK_TEST_CLI=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start emulator: %v", err)
+	}
+	done := make(chan error, 1)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := endpointLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	var endpoint string
+	select {
+	case endpoint = <-found:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("emulator printed no endpoint within 30s")
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			return err
+		}
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			return context.DeadlineExceeded
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return endpoint, stop
+}
