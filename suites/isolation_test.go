@@ -158,9 +158,9 @@ func TestReasons(t *testing.T) {
 					}
 				})
 			},
-			want: []string{"no canary could be planted", "dev-shm: ENOSPC", "code-dir: open /var/task/tenantcheck-canary: read-only file system"}},
+			want: []string{"no canary could be planted", "dev-shm: ENOSPC", "code-dir: read-only, as it should be (TI-FS-002)"}},
 		{name: "partial pass names unplantable places", fixture: "healthy.json", id: "TI-FS-001",
-			want: []string{"0 leaks", "never planted: code-dir: open /var/task"}},
+			want: []string{"0 leaks", "never planted: code-dir: read-only, as it should be"}},
 		{name: "throttling is named", fixture: "healthy.json", id: "TI-ENV-001",
 			mutate: func(o *runner.Observations) { addFailures(o, 5, true) },
 			want:   []string{"5 of 9 invocations failed (5 throttled after retries): cannot judge"}},
