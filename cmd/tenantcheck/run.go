@@ -102,8 +102,7 @@ func (f *runFlags) outputs() ([]output, error) {
 	return outs, nil
 }
 
-func runRun(cmd *cobra.Command, f *runFlags) (retErr error) {
-	ctx := cmd.Context()
+func runRun(cmd *cobra.Command, f *runFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	outs, err := f.outputs()
 	if err != nil {
@@ -119,24 +118,48 @@ func runRun(cmd *cobra.Command, f *runFlags) (retErr error) {
 	if err != nil {
 		return usageError("%w", err)
 	}
+	rep, runErr := f.execute(cmd.Context(), checks, stderr)
+	if rep == nil {
+		return runErr
+	}
+	rep.Replay = replayCommand(cmd.Flags(), f.seed)
+	if err := writeOutputs(stdout, outs, rep); err != nil {
+		runErr = multierror.Append(runErr, err)
+	}
+	switch {
+	case rep.Summary.ExitCode == ExitFail:
+		// A failed MUST check outranks a cleanup problem: the verdict is already FAIL.
+		if runErr != nil {
+			fmt.Fprintln(stderr, "tenantcheck:", runErr)
+		}
+		return &exitError{code: ExitFail}
+	case runErr != nil:
+		return &exitError{code: ExitIncomplete, err: runErr}
+	case rep.Summary.ExitCode != ExitOK:
+		return &exitError{code: rep.Summary.ExitCode}
+	}
+	return nil
+}
 
+// execute is one whole run: stand up the target, deploy the probe, run the schedules, judge, and
+// take down everything it created, whatever happened in between.
+func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io.Writer) (rep *reports.Report, retErr error) {
 	endpoint := f.endpoint
-	var srv *local.Server
 	if endpoint == "" {
 		cfg, err := f.target.config("127.0.0.1:0", f.seed)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		srv, err = local.New(cfg)
+		srv, err := local.New(cfg)
 		if err != nil {
-			return usageError("built-in target: %w", err)
+			return nil, usageError("built-in target: %w", err)
 		}
 		if err := srv.Start(); err != nil {
-			return toolError("start built-in target: %w", err)
+			return nil, toolError("start built-in target: %w", err)
 		}
 		defer func() {
 			if err := srv.Close(); err != nil {
-				retErr = multierror.Append(retErr, fmt.Errorf("stop built-in target: %w", err))
+				retErr = multierror.Append(retErr, toolError("stop built-in target: %w", err))
 			}
 		}()
 		endpoint = srv.Endpoint()
@@ -145,26 +168,28 @@ func runRun(cmd *cobra.Command, f *runFlags) (retErr error) {
 
 	client, err := runner.NewLambdaClient(ctx, endpoint, f.region, runner.ClientOptions{AdaptiveRetry: f.endpoint != "" && !runner.IsLoopback(f.endpoint)})
 	if err != nil {
-		return toolError("lambda client: %w", err)
+		return nil, toolError("lambda client: %w", err)
 	}
 	function := f.function
 	if function == "" {
 		d, err := f.deploy(ctx, client, stderr)
 		if err != nil {
-			return toolError("%w", err)
+			return nil, toolError("%w", err)
 		}
 		defer func() {
 			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if err := probefn.Teardown(tctx, client, d); err != nil {
-				retErr = multierror.Append(retErr, fmt.Errorf("teardown (function %s left behind): %w", d.ARN, err))
+				retErr = multierror.Append(retErr, toolError("teardown (function %s left behind): %w", d.ARN, err))
 			}
 		}()
 		function = d.Name
 	}
 
 	info := runner.TargetInfo{Endpoint: endpoint, Function: function}
-	if iso, err := runner.FetchIsolation(ctx, endpoint); err == nil {
+	if iso, err := runner.FetchIsolation(ctx, endpoint); err != nil {
+		fmt.Fprintf(stderr, "tenantcheck: warning: %v; assuming full isolation is claimed\n", err)
+	} else {
 		info.Isolation = iso
 	}
 	opts := runner.Options{
@@ -183,19 +208,29 @@ func runRun(cmd *cobra.Command, f *runFlags) (retErr error) {
 	start := time.Now()
 	obs, err := runner.Run(ctx, inv, opts)
 	if err != nil {
-		return toolError("run: %w", err)
+		return nil, toolError("run: %w", err)
 	}
 	obs.Target.Endpoint, obs.Target.Isolation = info.Endpoint, info.Isolation
 	results := suites.Evaluate(checks, obs)
 	results = append(results, suites.Skipped(suites.Complement(suites.All(), checks), "deselected by --checks/--skip")...)
-	rep := buildReport(obs, results, f, cmd.Flags(), endpoint, function, start)
-	if err := writeOutputs(stdout, outs, rep); err != nil {
-		return toolError("%w", err)
+	label := endpoint
+	if f.endpoint == "" {
+		label = "built-in"
 	}
-	if rep.Summary.ExitCode != ExitOK {
-		return &exitError{code: rep.Summary.ExitCode}
-	}
-	return nil
+	return &reports.Report{
+		SchemaVersion: reports.SchemaVersion,
+		Tool:          "tenantcheck",
+		ToolVersion:   toolVersion(),
+		RunID:         obs.RunID,
+		Seed:          f.seed,
+		Target:        label,
+		Function:      function,
+		Started:       start.UTC(),
+		Elapsed:       time.Since(start),
+		Power:         suites.Power(obs),
+		Checks:        results,
+		Summary:       reports.Summarize(results),
+	}, nil
 }
 
 func toolError(format string, args ...any) error {
@@ -243,28 +278,6 @@ func (f *runFlags) deploy(ctx context.Context, client *lambda.Client, stderr io.
 	}
 	fmt.Fprintf(stderr, "tenantcheck: deployed probe %s (%d KB zip) in %s\n", d.Name, len(zip)/1024, time.Since(t0).Round(time.Millisecond))
 	return d, nil
-}
-
-func buildReport(obs *runner.Observations, results []reports.CheckResult, f *runFlags, fl *pflag.FlagSet, endpoint, function string, start time.Time) *reports.Report {
-	endpointLabel := endpoint
-	if f.endpoint == "" {
-		endpointLabel = "built-in"
-	}
-	return &reports.Report{
-		SchemaVersion: reports.SchemaVersion,
-		Tool:          "tenantcheck",
-		ToolVersion:   toolVersion(),
-		RunID:         obs.RunID,
-		Seed:          f.seed,
-		Replay:        replayCommand(fl, f.seed),
-		Target:        endpointLabel,
-		Function:      function,
-		Started:       start.UTC(),
-		Elapsed:       time.Since(start),
-		Power:         suites.Power(obs),
-		Checks:  results,
-		Summary: reports.Summarize(results),
-	}
 }
 
 // replayCommand rebuilds the command line from the flags the user set, with the seed pinned and
@@ -336,4 +349,3 @@ func writeFile(path, format string, rep *reports.Report) (err error) {
 	}
 	return nil
 }
-
