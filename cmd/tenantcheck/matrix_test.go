@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/reports"
+)
+
+// matrixRow is one row of docs/FAULTS.md's matrix.
+type matrixRow struct {
+	fault   string
+	verdict reports.Status
+	checks  []string
+}
+
+var faultCell = regexp.MustCompile("^`([a-z0-9-]+)`$")
+
+// readMatrix parses the table under "## Matrix" in docs/FAULTS.md.
+func readMatrix(t *testing.T) []matrixRow {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "docs", "FAULTS.md"))
+	if err != nil {
+		t.Fatalf("open docs/FAULTS.md: %v", err)
+	}
+	defer f.Close()
+	var rows []matrixRow
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "## ") {
+			in = line == "## Matrix"
+			continue
+		}
+		if !in || !strings.HasPrefix(line, "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 5 {
+			t.Fatalf("FAULTS.md matrix row with %d cells, want 5: %s", len(cells), line)
+		}
+		m := faultCell.FindStringSubmatch(strings.TrimSpace(cells[0]))
+		if m == nil {
+			continue // header or separator
+		}
+		row := matrixRow{fault: m[1], verdict: reports.Status(strings.TrimSpace(cells[3]))}
+		for _, id := range strings.Split(cells[4], ",") {
+			row.checks = append(row.checks, strings.TrimSpace(id))
+		}
+		sort.Strings(row.checks)
+		rows = append(rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 {
+		t.Fatal("docs/FAULTS.md has no matrix rows")
+	}
+	return rows
+}
+
+func TestFaultsDocCoversEveryTargetFault(t *testing.T) {
+	documented := map[string]bool{}
+	for _, r := range readMatrix(t) {
+		documented[r.fault] = true
+	}
+	for _, k := range local.KnownFaults() {
+		if !documented[string(k.Name)] {
+			t.Errorf("fault %q is known to the target but has no row in docs/FAULTS.md", k.Name)
+		}
+	}
+}
+
+// TestFaultMatrix runs the suite against the target with each documented fault and requires the
+// checks that did not PASS to be exactly the documented ones, so no check is dead and no fault
+// trips unrelated MUST checks.
+func TestFaultMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite once per fault")
+	}
+	for _, row := range readMatrix(t) {
+		t.Run(row.fault, func(t *testing.T) {
+			jsonPath := filepath.Join(t.TempDir(), "r.json")
+			args := quickRun("--fault", row.fault, "--format", "json", "--out", jsonPath)
+			if row.fault == "recycle" {
+				args = append(args, "--fault-rate", "1")
+			}
+			code, out, errOut := execute(t, args...)
+			wantCode := map[reports.Status]int{reports.Fail: ExitFail, reports.Inconclusive: ExitIncomplete}[row.verdict]
+			if code != wantCode {
+				t.Fatalf("exit %d, want %d for verdict %s\nstdout:\n%s\nstderr:\n%s", code, wantCode, row.verdict, out, errOut)
+			}
+			rep := readReport(t, jsonPath)
+			var notPass []string
+			for _, c := range rep.Checks {
+				if c.Status == reports.Pass || c.Status == reports.Skip && strings.Contains(c.Reason, "deselected") {
+					continue
+				}
+				notPass = append(notPass, c.ID)
+				if c.Level == reports.Must && c.Status != row.verdict {
+					t.Errorf("%s = %s (%s), want %s", c.ID, c.Status, c.Reason, row.verdict)
+				}
+			}
+			sort.Strings(notPass)
+			if !slices.Equal(notPass, row.checks) {
+				t.Errorf("checks not passing = %v\ndocs/FAULTS.md says      %v", notPass, row.checks)
+			}
+		})
+	}
+}
+
+func TestHealthyTargetNoFalsePositives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several full runs")
+	}
+	// A small CI sample of the selftest's false-positive measurement: distinct seeds, no FAIL.
+	for _, seed := range []string{"101", "202", "303"} {
+		args := []string{"run", "--invocations", "150", "--function-timeout", "1s", "--seed", seed, "--schedule", "ping-pong,burst,random,async"}
+		if code, out, errOut := execute(t, args...); code != ExitOK {
+			t.Errorf("seed %s: exit %d\n%s\n%s", seed, code, out, errOut)
+		}
+	}
+}
+
+func TestSelftestSample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several full runs")
+	}
+	code, out, errOut := execute(t, "selftest", "--runs", "1", "--power-runs", "1", "--rates", "0.2",
+		"--invocations", "100", "--schedule", "ping-pong,random")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"healthy", "recycle 20%", "PREDICTED DETECTION"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("selftest table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestReplaySameSeedSameFailure: the same seed against the same faulty target fails the same way,
+// down to which invocation first found which planted canary.
+func TestReplaySameSeedSameFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two full runs")
+	}
+	run := func() (string, []string) {
+		jsonPath := filepath.Join(t.TempDir(), "r.json")
+		code, out, errOut := execute(t, "run", "--fault", "recycle", "--fault-rate", "0.05", "--schedule", "ping-pong",
+			"--invocations", "150", "--seed", "4242", "--format", "json", "--out", jsonPath)
+		if code != ExitFail {
+			t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+		}
+		var failed []string
+		var trace string
+		for _, c := range readReport(t, jsonPath).Checks {
+			if c.Status == reports.Fail {
+				failed = append(failed, c.ID)
+			}
+			if c.ID == "TI-MEM-001" && len(c.Evidence) > 0 {
+				f := c.Evidence[0].Fields
+				trace = f["plantedSeq"] + "->" + f["foundSeq"]
+			}
+		}
+		return trace, failed
+	}
+	trace1, failed1 := run()
+	trace2, failed2 := run()
+	if trace1 == "" || trace1 != trace2 || !slices.Equal(failed1, failed2) {
+		t.Errorf("replay differs:\nfirst  %s %v\nsecond %s %v", trace1, failed1, trace2, failed2)
+	}
+}
