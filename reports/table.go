@@ -3,6 +3,8 @@ package reports
 import (
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -41,14 +43,14 @@ func WriteTable(w io.Writer, r *Report) error {
 
 	ew := &errWriter{w: w}
 	for _, c := range checks {
-		if c.Status == Pass {
-			continue
+		if c.Status == Pass || c.Status == Skip {
+			continue // a SKIP's reason is already in its row
 		}
 		ew.printf("\n%s %s [%s %s]: %s\n", clean(c.ID), c.Status, c.Level, clean(c.Clause), clean(c.Reason))
 		if c.Remediation != "" && (c.Status == Fail || c.Status == Warn) {
 			ew.printf("  remediation: %s\n", clean(c.Remediation))
 		}
-		ew.printf("%s", evidenceText(c.Evidence, "  "))
+		ew.printf("%s", briefEvidence(c.Evidence, "  "))
 	}
 	ew.printf("\nverdict %s (exit %d): %d checks: %s. %s\n",
 		r.Summary.Verdict, r.Summary.ExitCode, r.Summary.Total, countsLine(r.Summary), clean(r.Summary.Reason))
@@ -71,4 +73,45 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+// tableEvidence is how many findings per check the table shows; the JSON and JUnit reports carry
+// all of them with every field.
+const tableEvidence = 3
+
+// briefEvidence renders the first findings' messages for a terminal, long tokens shortened.
+func briefEvidence(ev []Evidence, indent string) string {
+	var b strings.Builder
+	for i, e := range ev {
+		if i == tableEvidence {
+			fmt.Fprintf(&b, "%s  (%d more findings with every field in --format json or junit)\n", indent, len(ev)-i)
+			break
+		}
+		fmt.Fprintf(&b, "%s- %s\n", indent, abbreviate(clean(e.Message)))
+	}
+	return b.String()
+}
+
+// abbreviate shortens tokens longer than 40 bytes (256-character tenant IDs) to their ends and caps
+// the message, so one finding stays on a few terminal lines.
+func abbreviate(s string) string {
+	words := strings.Split(s, " ")
+	for i, w := range words {
+		if len(w) > 40 {
+			words[i] = w[:runeCut(w, 24)] + "…" + w[runeCut(w, len(w)-12):]
+		}
+	}
+	s = strings.Join(words, " ")
+	if len(s) > 300 {
+		s = s[:runeCut(s, 300)] + "…"
+	}
+	return s
+}
+
+// runeCut moves a byte offset back to the start of a UTF-8 sequence.
+func runeCut(s string, n int) int {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
