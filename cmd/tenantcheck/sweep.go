@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
+)
+
+func newSweepCmd() *cobra.Command {
+	var (
+		af     awsFlags
+		runID  string
+		yes    bool
+		dryRun bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sweep --yes",
+		Short: "Find and delete every tenantcheck resource in the region by its run-id tag",
+		Long: `Lists Lambda functions, IAM roles (path /tenantcheck/) with their inline policies, S3 buckets and
+log groups whose names start with tenantcheck- and that carry the tag tenantcheck:run-id, and deletes
+them: functions, role policies, roles, buckets (emptied first), then log groups. Untagged resources
+are never touched. This is destructive and account-wide: it refuses to run without --yes; use
+--dry-run to list what it would delete. --run-id narrows it to one run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !yes && !dryRun {
+				return usageError("sweep deletes every tenantcheck-tagged resource in the region: list them with --dry-run, then pass --yes")
+			}
+			if runID != "" {
+				if err := awsstack.ValidateRunID(runID); err != nil {
+					return usageError("--run-id: %w", err)
+				}
+			}
+			ctx := cmd.Context()
+			cfg, err := af.config(ctx, "")
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			so := awsstack.SweepOptions{RunID: runID, Log: prefixWriter{w: cmd.ErrOrStderr()}}
+			found, findErr := awsstack.FindLeftovers(ctx, cfg, so)
+			if len(found) == 0 {
+				fmt.Fprintf(out, "no tenantcheck resources found in %s\n", cfg.Region)
+			}
+			for _, l := range found {
+				verb := "deleting"
+				if dryRun {
+					verb = "would delete"
+				}
+				fmt.Fprintf(out, "%s %s %s\n", verb, l.Kind, l)
+			}
+			if dryRun || len(found) == 0 {
+				if findErr != nil {
+					return toolError("sweep: some resources could not be listed: %w", findErr)
+				}
+				return nil
+			}
+			delErr := awsstack.DeleteLeftovers(ctx, cfg, found, so)
+			switch {
+			case delErr != nil && findErr != nil:
+				return toolError("sweep: %w; and some resources could not be listed: %w", delErr, findErr)
+			case delErr != nil:
+				return toolError("sweep: %w", delErr)
+			case findErr != nil:
+				return toolError("sweep deleted %d resources, but some could not be listed: %w", len(found), findErr)
+			}
+			fmt.Fprintf(out, "swept %d resources\n", len(found))
+			return nil
+		},
+	}
+	af.register(cmd)
+	cmd.Flags().StringVar(&runID, "run-id", "", "only this run's resources")
+	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be deleted and delete nothing")
+	return cmd
+}
