@@ -49,6 +49,10 @@ type Probe struct {
 	codeDir  *fileStore
 	sleepers *sleeper
 	client   *http.Client
+	// logs writes the per-invocation JSON log line and EMF metric (see logging.go).
+	logs *invocationLog
+	// s3creds holds fingerprints of the S3 credentials received (see handleS3).
+	s3creds *s3CredCache
 }
 
 // config is per-Probe configuration; there is deliberately no package-level configuration.
@@ -131,11 +135,13 @@ func New(opts ...Option) *Probe {
 		startedAt: time.Now().UTC(),
 		sleepers:  &sleeper{},
 		client:    newLoopbackClient(),
+		logs:      newInvocationLog(),
 	}
-	global, creds := lastCanaries, cachedCreds
+	global, creds, s3creds := lastCanaries, cachedCreds, cachedS3Creds
 	if cfg.isolated {
-		global, creds = newRing(maxKept), newCredCache(maxKept)
+		global, creds, s3creds = newRing(maxKept), newCredCache(maxKept), newS3CredCache(maxKept)
 	}
+	p.s3creds = s3creds
 	p.codeDir = &fileStore{where: PlaceCodeDir, dir: cfg.taskRoot, unset: "LAMBDA_TASK_ROOT is not set"}
 	p.stores = []store{
 		&memoryStore{ring: newRing(maxKept), where: "probe.memory"},
@@ -173,6 +179,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		requestID, ctxTenant = lc.AwsRequestID, lc.TenantID
 	}
+	p.logs.record(ctx, ev, p.envID, n == 1)
 	rep := &Report{
 		Schema:        SchemaVersion,
 		EnvID:         p.envID,
@@ -198,6 +205,8 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 
 	base := Canary{RunID: ev.RunID, Tenant: ev.Tenant, ContextTenant: ctxTenant, EnvID: p.envID,
 		RequestID: requestID, Seq: ev.Seq}
+	handleS3(ctx, p.s3creds, ev, rep)
+
 	rep.Planted = make([]PlantResult, 0, len(p.stores))
 	for _, s := range p.stores {
 		c := base
@@ -306,6 +315,11 @@ func validateEvent(ev Event) error {
 	}
 	if ev.ReportURL != "" {
 		if err := checkReportURL(ev.ReportURL); err != nil {
+			return &EventError{err.Error()}
+		}
+	}
+	if ev.S3 != nil {
+		if err := ev.S3.validate(); err != nil {
 			return &EventError{err.Error()}
 		}
 	}

@@ -49,6 +49,10 @@ type Event struct {
 	// environments at once to reach a target's environment cap; a probe too old to know the
 	// field ignores it and the cap is simply not reached.
 	Hold time.Duration `json:"holdNs,omitempty"`
+	// S3, when set, carries tenant-scoped credentials the way an API Gateway authorizer hands
+	// them to a function, and the buckets to try them on (see RunS3). A probe too old to know
+	// the field ignores it and the S3 checks find no attempts to judge.
+	S3 *S3Request `json:"s3,omitempty"`
 }
 
 // Place names where state can survive between invocations. Checks are keyed on these names.
@@ -132,4 +136,92 @@ type Report struct {
 	// PostError says why posting to Event.ReportURL failed. It is set only on the copy returned
 	// to the caller (a posted copy cannot carry its own delivery result).
 	PostError string `json:"postError,omitempty"`
+
+	// S3 holds one entry per S3 operation the probe attempted for Event.S3, in order.
+	S3 []S3Attempt `json:"s3,omitempty"`
+	// S3CredFingerprint is the fingerprint of the credentials Event.S3 delivered: never the
+	// credentials themselves.
+	S3CredFingerprint string `json:"s3CredFingerprint,omitempty"`
+	// S3CredsSeen lists the credential fingerprints this environment already held (in its
+	// credential cache) when the invocation began. One planted by another tenant means that
+	// tenant's credentials reached this tenant's environment.
+	S3CredsSeen []S3CredSeen `json:"s3CredsSeen,omitempty"`
+}
+
+// S3 operation names, as recorded in S3Attempt.Op.
+const (
+	S3GetObject     = "GetObject"
+	S3PutObject     = "PutObject"
+	S3ListObjectsV2 = "ListObjectsV2"
+	S3DeleteObject  = "DeleteObject"
+	S3CopyObject    = "CopyObject"
+)
+
+// S3Request is the authorizer's output as the function receives it: short-lived credentials
+// for one tenant, and where that tenant's (and the other tenants') data lives.
+type S3Request struct {
+	// Endpoint is the S3 (and STS) endpoint URL; "" means AWS's own endpoints for Region.
+	Endpoint  string `json:"endpoint,omitempty"`
+	Region    string `json:"region"`
+	PathStyle bool   `json:"pathStyle,omitempty"`
+	// Mechanism says how the credentials were scoped ("session-policy", "session-tags"), so a
+	// finding names the mechanism that failed.
+	Mechanism   string        `json:"mechanism"`
+	Credentials S3Credentials `json:"credentials"`
+	// Own is the invoking tenant's data; Others are every other tenant's.
+	Own    S3Target   `json:"own"`
+	Others []S3Target `json:"others"`
+}
+
+// S3Credentials are real credentials on the wire. String, GoString and Format print only a
+// fingerprint, so a stray %v in a log line or error cannot leak them.
+type S3Credentials struct {
+	AccessKeyID     string    `json:"accessKeyId"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	SessionToken    string    `json:"sessionToken"`
+	Expiration      time.Time `json:"expiration"`
+}
+
+// S3Target is one tenant's data: a bucket, or a prefix in a shared bucket, holding Key, an
+// object whose body is a per-run secret. Only the secret's fingerprint travels.
+type S3Target struct {
+	Tenant            string `json:"tenant"`
+	Bucket            string `json:"bucket"`
+	Prefix            string `json:"prefix,omitempty"`
+	Key               string `json:"key"`
+	SecretFingerprint string `json:"secretFingerprint"`
+}
+
+// S3Attempt is one S3 call the probe made and how it ended.
+type S3Attempt struct {
+	Op        string `json:"op"`
+	Mechanism string `json:"mechanism"`
+	// Tenant owns the data the call touched (for CopyObject, the source); Own is true when
+	// that is the invoking tenant.
+	Tenant string `json:"tenant"`
+	Own    bool   `json:"own"`
+	Bucket string `json:"bucket"`
+	Key    string `json:"key,omitempty"`
+	// Allowed is true when the call succeeded.
+	Allowed    bool   `json:"allowed"`
+	ErrorCode  string `json:"errorCode,omitempty"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	// Error is the error text with every credential and secret replaced by its fingerprint.
+	Error string `json:"error,omitempty"`
+	// BodyFingerprint is the fingerprint of what GetObject returned, to compare with the
+	// target's SecretFingerprint; Keys is how many keys ListObjectsV2 returned.
+	BodyFingerprint string        `json:"bodyFingerprint,omitempty"`
+	Keys            int           `json:"keys,omitempty"`
+	Duration        time.Duration `json:"durationNs"`
+}
+
+// S3CredSeen is a credential fingerprint found in an environment's credential cache, with the
+// invocation that left it there.
+type S3CredSeen struct {
+	Fingerprint string `json:"fingerprint"`
+	RunID       string `json:"runId"`
+	Tenant      string `json:"tenant"`
+	EnvID       string `json:"envId"`
+	RequestID   string `json:"requestId"`
+	Seq         int64  `json:"seq"`
 }

@@ -109,4 +109,15 @@ type Observations struct {
 	Opportunities int           `json:"opportunities"`
 	Started       time.Time     `json:"started"`
 	Elapsed       time.Duration `json:"elapsedNs"`
+	// Contract holds the API contract phase (RunContract); nil when that phase was not run,
+	// so the contract checks can say so instead of judging nothing.
+	Contract *ContractObservations `json:"contract,omitempty"`
+	// Logs is what the target's log group held for this run, read through the CloudWatch Logs
+	// API after the run (CollectLogs); nil when logs were not collected, so the log checks can
+	// say so instead of judging nothing.
+	Logs *LogsObservation `json:"logs,omitempty"`
+	// S3 holds the tenant-scoped data access phase (RunS3, or SkippedS3 when no S3 backend
+	// could be had); nil when that phase was not run, so the s3 checks SKIP instead of
+	// judging nothing.
+	S3 *S3Observations `json:"s3,omitempty"`
 }

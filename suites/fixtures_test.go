@@ -88,7 +88,11 @@ func checkByID(t *testing.T, id string) Check {
 func statuses(t *testing.T, obs *runner.Observations) map[string]reports.CheckResult {
 	t.Helper()
 	out := map[string]reports.CheckResult{}
-	for _, r := range Evaluate(All(), obs) {
+	iso, err := Select(All(), []string{AreaIsolation}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Evaluate(iso, obs) {
 		out[r.ID] = r
 	}
 	return out

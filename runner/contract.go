@@ -1,0 +1,262 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// ContractOptions select what RunContract exercises. Only Zip is required.
+type ContractOptions struct {
+	// Zip is the probe's deployment package. The phase deploys its own functions from it (a
+	// PER_TENANT one and an ordinary one) because it changes their configuration, which must
+	// never happen to a function the user named.
+	Zip []byte
+	// Function and Qualifier name the probe the isolation run used, if any. Only read
+	// (GetFunction, GetFunctionConfiguration), as extra TenancyConfig echoes.
+	Function  string
+	Qualifier string
+	// Role is the execution role of the functions the phase creates; empty means a dummy ARN
+	// that local targets accept.
+	Role string
+	// Seed fixes the tenant IDs the phase invents.
+	Seed int64
+	// ReportSink starts a loopback sink so Event invocations can report (loopback targets only).
+	ReportSink bool
+	// CapProbe is the target's environment cap per function. 0 skips the cap probe: the runner
+	// cannot learn a remote target's cap, and guessing would either miss it or cost a fortune.
+	CapProbe int
+	// CapExtra is how many invocations beyond CapProbe are sent at once. 0 means max(4, cap/8).
+	CapExtra int
+	// Hold is how long each cap-probe invocation keeps its environment busy. 0 means 3s.
+	Hold time.Duration
+	// NewTenants is the size of the never-seen tenant batch (TI-API-007) and of the cold-start
+	// series (TI-API-009). 0 means 6.
+	NewTenants int
+	// FunctionTimeout of the functions the phase creates; must exceed Hold. 0 means 15s.
+	FunctionTimeout time.Duration
+	// InvokeTimeout bounds one call. 0 means 30s.
+	InvokeTimeout time.Duration
+	// DeployTimeout bounds creating a function and waiting for it to be Active. 0 means 5m.
+	DeployTimeout time.Duration
+	// AsyncReportTimeout bounds the wait for an Event invocation's report. 0 means 10s.
+	AsyncReportTimeout time.Duration
+}
+
+func (o ContractOptions) withDefaults() ContractOptions {
+	if o.CapExtra <= 0 {
+		o.CapExtra = max(4, o.CapProbe/8)
+	}
+	if o.Hold <= 0 {
+		o.Hold = 3 * time.Second
+	}
+	if o.NewTenants <= 0 {
+		o.NewTenants = 6
+	}
+	if o.FunctionTimeout <= 0 {
+		o.FunctionTimeout = 15 * time.Second
+	}
+	if o.InvokeTimeout <= 0 {
+		o.InvokeTimeout = 30 * time.Second
+	}
+	if o.DeployTimeout <= 0 {
+		o.DeployTimeout = 5 * time.Minute
+	}
+	if o.AsyncReportTimeout <= 0 {
+		o.AsyncReportTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// ContractCall is one API call of the contract phase and the raw facts of its answer. The
+// suite judges these; nothing here decides what is right.
+type ContractCall struct {
+	Op   string `json:"op"`             // API operation, e.g. Invoke, UpdateFunctionConfiguration
+	Case string `json:"case,omitempty"` // what the call probes, e.g. "no-tenant", "len-257"
+	// Function and Qualifier are what the call addressed.
+	Function  string `json:"function,omitempty"`
+	Qualifier string `json:"qualifier,omitempty"`
+	// Tenant is the X-Amz-Tenant-Id sent; HasTenant tells "" sent apart from no header.
+	Tenant    string        `json:"tenant,omitempty"`
+	HasTenant bool          `json:"hasTenant,omitempty"`
+	Async     bool          `json:"async,omitempty"`
+	Stream    bool          `json:"stream,omitempty"`
+	Body      string        `json:"body,omitempty"` // request body of a raw request
+	Start     time.Time     `json:"start"`
+	Duration  time.Duration `json:"durationNs"`
+
+	// StatusCode is the HTTP status of the answer; 0 when there was none.
+	StatusCode int    `json:"statusCode"`
+	ErrorCode  string `json:"errorCode,omitempty"` // X-Amzn-ErrorType, e.g. InvalidParameterValueException
+	Message    string `json:"message,omitempty"`
+	// Err is any failure as text (API error, transport error, missing async report).
+	Err           string `json:"error,omitempty"`
+	FunctionError string `json:"functionError,omitempty"`
+	// Report is the probe's report (sync payload, stream payload or posted by an Event).
+	Report *probes.Report `json:"report,omitempty"`
+
+	// HasTenancy and Tenancy are the TenancyConfig echoed by a call that returns a function
+	// configuration: whether it was present, and its TenantIsolationMode.
+	HasTenancy bool   `json:"hasTenancy,omitempty"`
+	Tenancy    string `json:"tenancy,omitempty"`
+	// SnapStart is the SnapStart.ApplyOn echoed by a configuration update.
+	SnapStart string `json:"snapStart,omitempty"`
+}
+
+// OK reports whether the call got a 2xx answer.
+func (c ContractCall) OK() bool { return c.StatusCode >= 200 && c.StatusCode < 300 && c.Err == "" }
+
+// ContractObservations is the raw record of the contract phase, one list per clause family.
+type ContractObservations struct {
+	// Function is the PER_TENANT function the phase created, Ordinary the one without
+	// TenancyConfig, Version the version it published of Function ("" when publishing failed).
+	Function string `json:"function"`
+	Ordinary string `json:"ordinary"`
+	Version  string `json:"version,omitempty"`
+	// AsyncReports is true when Event invocations could report back (a sink was running).
+	AsyncReports bool `json:"asyncReports"`
+	// Cap is the environment cap probed (0: not probed); Hold how long each call held its
+	// environment; CapExtra how many calls were sent beyond the cap.
+	Cap      int           `json:"cap,omitempty"`
+	CapExtra int           `json:"capExtra,omitempty"`
+	Hold     time.Duration `json:"holdNs,omitempty"`
+
+	Echo             []ContractCall `json:"echo"`             // TI-API-001: calls returning configurations
+	ModeChange       []ContractCall `json:"modeChange"`       // TI-API-002: raw updates, each followed by a read
+	MissingTenant    []ContractCall `json:"missingTenant"`    // TI-API-003
+	UnexpectedTenant []ContractCall `json:"unexpectedTenant"` // TI-API-004
+	TenantLength     []ContractCall `json:"tenantLength"`     // TI-API-005
+	TenantChars      []ContractCall `json:"tenantChars"`      // TI-API-006
+	NewTenants       []ContractCall `json:"newTenants"`       // TI-API-007
+	Async            []ContractCall `json:"async"`            // TI-API-008: sync warm-ups and Event calls
+	ColdStarts       []ContractCall `json:"coldStarts"`       // TI-API-009: Case "warm-up" or "new"
+	CapCalls         []ContractCall `json:"capCalls"`         // TI-API-010
+	Unsupported      []ContractCall `json:"unsupported"`      // TI-API-011
+	Routing          []ContractCall `json:"routing"`          // TI-API-012: Case "stream" or "version"
+
+	// Skipped names parts that were not exercised ("async", "cap", "version", "stream"),
+	// with the reason, so a check can SKIP with it.
+	Skipped map[string]string `json:"skipped,omitempty"`
+	// Errors are setup and cleanup problems (deploy, publish, delete).
+	Errors  []string      `json:"errors,omitempty"`
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+func (o *ContractObservations) skip(part, reason string) {
+	if o.Skipped == nil {
+		o.Skipped = map[string]string{}
+	}
+	o.Skipped[part] = reason
+}
+
+// Parts of the phase that can be skipped, keys of ContractObservations.Skipped.
+const (
+	ContractPartAsync   = "async"
+	ContractPartCap     = "cap"
+	ContractPartVersion = "version"
+	ContractPartStream  = "stream"
+)
+
+// RunContract exercises the API contract of tenant isolation against the target behind c: it
+// deploys a PER_TENANT and an ordinary function from opts.Zip, makes every call the contract
+// checks need, and records the raw answers. Invocations are never retried, so throttles and
+// errors are seen as the target sent them. Everything it created is deleted before it returns,
+// on failure too. The returned observations are usable even with an error (partial phase).
+func RunContract(ctx context.Context, c *lambda.Client, opts ContractOptions) (obs *ContractObservations, err error) {
+	if c == nil {
+		return nil, errors.New("contract: nil lambda client")
+	}
+	if len(opts.Zip) == 0 {
+		return nil, errors.New("contract: no probe deployment package")
+	}
+	opts = opts.withDefaults()
+	if opts.Hold >= opts.FunctionTimeout {
+		return nil, fmt.Errorf("contract: hold %s must be shorter than the function timeout %s", opts.Hold, opts.FunctionTimeout)
+	}
+	runID, _, err := newRunIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	r := &contractRun{
+		c:     c,
+		raw:   newNoRetryClient(c),
+		opts:  opts,
+		runID: runID,
+		rng:   rand.New(rand.NewPCG(uint64(opts.Seed), 0x636f6e7472616374)),
+		obs:   &ContractObservations{Started: time.Now()},
+	}
+	r.inv = &LambdaInvoker{Client: r.raw}
+	defer func() {
+		r.obs.Elapsed = time.Since(r.obs.Started)
+		obs = r.obs
+	}()
+	if opts.ReportSink {
+		sink, err := NewReportSink()
+		if err != nil {
+			return r.obs, fmt.Errorf("contract: %w", err)
+		}
+		defer sink.Close()
+		r.sink = sink
+		r.obs.AsyncReports = true
+	}
+	defer func() {
+		if cerr := r.cleanup(ctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	if err := r.setup(ctx); err != nil {
+		return r.obs, err
+	}
+	r.echo(ctx)
+	r.invokeValidation(ctx)
+	r.newTenants(ctx)
+	r.coldStarts(ctx)
+	r.async(ctx)
+	r.routing(ctx)
+	r.unsupported(ctx)
+	r.capProbe(ctx)
+	// Last, because a target that lets the mode change leaves the function unusable for
+	// every other part.
+	r.modeChange(ctx)
+	if err := ctx.Err(); err != nil {
+		return r.obs, fmt.Errorf("contract: stopped: %w", err)
+	}
+	return r.obs, nil
+}
+
+// newNoRetryClient is c with retries off: the contract checks must see each answer (a 429
+// above all) exactly as the target sent it.
+func newNoRetryClient(c *lambda.Client) *lambda.Client {
+	return lambda.New(c.Options(), func(o *lambda.Options) { o.Retryer = aws.NopRetryer{} })
+}
+
+type contractRun struct {
+	c, raw *lambda.Client
+	inv    *LambdaInvoker
+	opts   ContractOptions
+	runID  string
+	rng    *rand.Rand
+	sink   *ReportSink
+	seq    atomic.Int64 // invocations are concurrent in the batch and cap parts
+	obs    *ContractObservations
+	// created lists the functions to delete, in creation order.
+	created []string
+}
+
+func (r *contractRun) fail(format string, args ...any) {
+	r.obs.Errors = append(r.obs.Errors, fmt.Sprintf(format, args...))
+}
+
+// tenant invents a tenant ID no earlier call of this phase used.
+func (r *contractRun) tenant(label string) string {
+	return fmt.Sprintf("tc-%s-%s", label, randBase32(r.rng, 8))
+}

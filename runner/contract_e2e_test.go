@@ -1,0 +1,121 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/local/sandbox"
+	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/probes"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+// TestMain lets this test binary be the probe it deploys and the sandbox init of the built-in
+// target's environments, exactly as the tenantcheck binary is.
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunInit()
+	if probes.IsLambdaRuntime() {
+		probes.Main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// selfZip packages this test binary as the probe, once per test binary.
+var selfZip = func() func(t testing.TB) []byte {
+	var zip []byte
+	var err error
+	done := false
+	return func(t testing.TB) []byte {
+		t.Helper()
+		if !done {
+			done = true
+			var exe string
+			exe, err = os.Executable()
+			if err == nil {
+				zip, err = probefn.ZipExecutable(exe)
+			}
+		}
+		if err != nil {
+			t.Fatalf("package the test binary as the probe: %v", err)
+		}
+		return zip
+	}
+}()
+
+// builtin starts the built-in target with cfg and returns a client for it.
+func builtin(t *testing.T, cfg local.Config) (*local.Server, *lambda.Client) {
+	t.Helper()
+	srv, err := local.New(cfg)
+	if err != nil {
+		t.Fatalf("local.New: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start built-in target: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close built-in target: %v", err)
+		}
+	})
+	c, err := runner.NewLambdaClient(context.Background(), srv.Endpoint(), "", runner.ClientOptions{})
+	if err != nil {
+		t.Fatalf("lambda client: %v", err)
+	}
+	return srv, c
+}
+
+// contractOpts is a small, fast phase: a low cap keeps the cap probe to a dozen processes.
+func contractOpts(t testing.TB, cap int) runner.ContractOptions {
+	return runner.ContractOptions{
+		Zip:             selfZip(t),
+		Seed:            7,
+		ReportSink:      true,
+		CapProbe:        cap,
+		CapExtra:        3,
+		Hold:            1500 * time.Millisecond,
+		NewTenants:      3,
+		FunctionTimeout: 10 * time.Second,
+	}
+}
+
+const testCap = 6
+
+func runContract(t *testing.T, faults ...string) *runner.ContractObservations {
+	t.Helper()
+	_, c := builtin(t, local.Config{MaxEnvironments: testCap, Faults: faults, FaultRate: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	co, err := runner.RunContract(ctx, c, contractOpts(t, testCap))
+	if err != nil {
+		t.Fatalf("RunContract: %v", err)
+	}
+	assertNothingLeft(t, c)
+	return co
+}
+
+// assertNothingLeft checks the phase deleted every function it created.
+func assertNothingLeft(t *testing.T, c *lambda.Client) {
+	t.Helper()
+	out, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{})
+	if err != nil {
+		t.Fatalf("ListFunctions after the phase: %v", err)
+	}
+	for _, f := range out.Functions {
+		t.Errorf("function %s left behind", *f.FunctionName)
+	}
+}
+
+func calls(cs []runner.ContractCall) string {
+	s := ""
+	for _, c := range cs {
+		s += fmt.Sprintf("\n  %s %s tenant=%q status=%d code=%s err=%s", c.Op, c.Case, c.Tenant, c.StatusCode, c.ErrorCode, c.Err)
+	}
+	return s
+}
