@@ -1,9 +1,14 @@
 package probes
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +144,85 @@ func canaryFiles(t testing.TB, dir string) []string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// ownProcView is a /proc for tests holding only this test process and its children, each a
+// symlink to its real /proc entry, so the probe still reads real processes' environ and
+// cmdline. Scanning the host's whole /proc is not deterministic: tests of other packages start
+// probes and sleepers in parallel, whose hundreds of foreign canaries fill a report's
+// maxFoundPerPlace before this run's own canaries are kept.
+type ownProcView struct {
+	t   testing.TB
+	dir string
+}
+
+func newOwnProcView(t testing.TB) *ownProcView {
+	t.Helper()
+	v := &ownProcView{t: t, dir: filepath.Join(t.TempDir(), "proc")}
+	if err := os.Mkdir(v.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := strconv.Itoa(os.Getpid())
+	if err := os.Symlink(filepath.Join("/proc", self), filepath.Join(v.dir, "self")); err != nil {
+		t.Fatal(err)
+	}
+	v.link(self) // the probe must skip its own process (it carries env-var canaries)
+	return v
+}
+
+// refresh links every current child of this test process; call it before each Handle, so the
+// view holds the sleeper the previous invocation started (and any it is still killing).
+func (v *ownProcView) refresh() {
+	v.t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	self := strconv.Itoa(os.Getpid())
+	for _, dir := range dirs {
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue // gone since the glob
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses, so cut at the last ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[1] == self {
+			v.link(filepath.Base(dir))
+		}
+	}
+}
+
+func (v *ownProcView) link(pid string) {
+	v.t.Helper()
+	err := os.Symlink(filepath.Join("/proc", pid), filepath.Join(v.dir, pid))
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		v.t.Fatal(err)
+	}
+}
+
+// waitBackground waits (bounded) until p's background goroutine has recorded the canary with
+// nonce: it records asynchronously, after its delay, and on a loaded host the goroutine can
+// run long after any fixed pause.
+func waitBackground(t testing.TB, p *Probe, nonce string) {
+	t.Helper()
+	var bg *backgroundStore
+	for _, s := range p.stores {
+		if b, ok := s.(*backgroundStore); ok {
+			bg = b
+		}
+	}
+	if bg == nil {
+		t.Fatal("probe has no background store")
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if slices.ContainsFunc(bg.ring.snapshot(), func(c Canary) bool { return c.Nonce == nonce }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background canary %s not recorded within 30s", nonce)
+		}
+	}
 }

@@ -59,6 +59,7 @@ type Probe struct {
 type config struct {
 	tmpDir, devShmDir, varTmpDir, homeDir, taskRoot, procDir string
 	logStream                                                string
+	runtimeAPI                                               string
 	childExe                                                 string
 	timeoutOvershoot, sleeperInterval                        time.Duration
 	exit                                                     func(code int)
@@ -120,6 +121,7 @@ func New(opts ...Option) *Probe {
 		homeDir:          os.Getenv("HOME"),
 		taskRoot:         os.Getenv("LAMBDA_TASK_ROOT"),
 		procDir:          "/proc",
+		runtimeAPI:       os.Getenv("AWS_LAMBDA_RUNTIME_API"),
 		logStream:        lambdacontext.LogStreamName,
 		timeoutOvershoot: 2 * time.Second,
 		sleeperInterval:  20 * time.Millisecond,
@@ -206,6 +208,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 	base := Canary{RunID: ev.RunID, Tenant: ev.Tenant, ContextTenant: ctxTenant, EnvID: p.envID,
 		RequestID: requestID, Seq: ev.Seq}
 	handleS3(ctx, p.s3creds, ev, rep)
+	rep.RuntimeAPI, rep.PeerAttempts = p.cfg.runtimeAPI, knockPeers(ctx, p.cfg.runtimeAPI, ev.RuntimeAPIPeers)
 
 	rep.Planted = make([]PlantResult, 0, len(p.stores))
 	for _, s := range p.stores {

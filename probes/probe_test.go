@@ -66,10 +66,12 @@ func TestColdStartFindsNothingAndPlantsEverywhere(t *testing.T) {
 // every place must report A's canary with everything needed to trace it back.
 func TestCanaryTraceableInEveryPlace(t *testing.T) {
 	r := newRoots(t)
-	p := newTestProbe(t, r, WithProcDir("/proc")) // the sleeper is a real process
+	procs := newOwnProcView(t)
+	p := newTestProbe(t, r, WithProcDir(procs.dir)) // the sleeper is a real process
 	runID := randomHex()
 	first := mustHandle(t, p, Event{RunID: runID, Tenant: "tenant-a", Seq: 1, BackgroundDelay: time.Millisecond}, "req-a1")
-	time.Sleep(100 * time.Millisecond) // let the background goroutine record
+	waitBackground(t, p, plantedIn(first, PlaceBackground)[0].Nonce)
+	procs.refresh()
 	second := mustHandle(t, p, Event{RunID: runID, Tenant: "tenant-b", Seq: 2}, "req-b2")
 
 	if !slices.IsSortedFunc(second.Found, compareFound) {
@@ -328,13 +330,17 @@ func TestSleeperReplacement(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newTestProbe(t, newRoots(t), WithProcDir("/proc"), WithSleeperInterval(tt.interval))
+			procs := newOwnProcView(t)
+			p := newTestProbe(t, newRoots(t), WithProcDir(procs.dir), WithSleeperInterval(tt.interval))
 			runID := randomHex()
 			var pids []string
 			for i, want := range tt.wantPlanted {
+				procs.refresh()
 				rep := mustHandle(t, p, Event{RunID: runID, Tenant: "a", Seq: int64(i + 1)}, "r")
 				if i > 0 {
-					// the live sleeper carries every canary planted so far, newest included
+					// The live sleeper carries every canary planted so far, newest included. The
+					// one it replaced is killed but may not have exited yet (reaped in the
+					// background): the view still lists it, and the probe must not count it.
 					if got := len(foundFor(rep, runID, PlaceProcess)); got != len(pids) {
 						t.Errorf("seq %d found %d process canaries, want %d", i+1, got, len(pids))
 					}
@@ -360,7 +366,7 @@ func TestSleeperReplacement(t *testing.T) {
 // waitGone waits (bounded) until pid no longer runs; a zombie awaiting its reaper counts as gone.
 func waitGone(t *testing.T, pid string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 		if err != nil {
 			return

@@ -3,6 +3,7 @@ package probes
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,10 +64,11 @@ func (p *procStore) scan(sc *scanState) {
 		return
 	}
 	self := selfPID(p.dir)
+	discarded := p.sleeper.discarded()
 	pids := make([]int, 0, len(names))
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 || name == self {
+		if err != nil || pid <= 0 || name == self || discarded[pid] {
 			continue
 		}
 		pids = append(pids, pid)
@@ -151,6 +153,22 @@ type sleeper struct {
 	proc      *os.Process
 	pipe      *os.File
 	lastClaim time.Time
+	// stopping holds the pids of replaced children that are killed but not yet reaped. SIGKILL
+	// takes effect only when the kernel next runs the child, and on a loaded host that can be
+	// after the next invocation's scan: until then the discarded child's environ still reads
+	// as before, and the scan would report this environment's canaries a second time, in a
+	// process the probe has already let go.
+	stopping map[int]bool
+}
+
+// discarded returns the pids of replaced children that may still be visible in /proc.
+func (s *sleeper) discarded() map[int]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.stopping) == 0 {
+		return nil
+	}
+	return maps.Clone(s.stopping)
 }
 
 // claim reserves the right to replace the child unless that happened less than min ago, so
@@ -184,9 +202,20 @@ func (s *sleeper) replace(exe string, env []string) (int, error) {
 	s.mu.Lock()
 	oldProc, oldPipe := s.proc, s.pipe
 	s.proc, s.pipe = proc, w
+	if oldProc != nil {
+		if s.stopping == nil {
+			s.stopping = map[int]bool{}
+		}
+		s.stopping[oldProc.Pid] = true
+	}
 	s.mu.Unlock()
 	if oldProc != nil {
-		stopChild(oldProc, oldPipe, false)
+		// Forget the pid only once reaped: from then on it may name someone else's process.
+		stopChild(oldProc, oldPipe, func() {
+			s.mu.Lock()
+			delete(s.stopping, oldProc.Pid)
+			s.mu.Unlock()
+		})
 	}
 	return proc.Pid, nil
 }
@@ -199,18 +228,25 @@ func (s *sleeper) close() error {
 	if proc == nil {
 		return nil
 	}
-	return stopChild(proc, pipe, true)
+	return stopChild(proc, pipe, nil)
 }
 
-// stopChild kills the child by its pid and reaps it, in the background unless wait is set, so
-// replacing a child does not add its exit to the invocation's latency.
-func stopChild(proc *os.Process, pipe *os.File, wait bool) error {
+// stopChild kills the child by its pid and reaps it. With a reaped callback it reaps in the
+// background and calls reaped afterwards, so replacing a child does not add its exit to the
+// invocation's latency; with nil it waits.
+func stopChild(proc *os.Process, pipe *os.File, reaped func()) error {
 	pipe.Close()
 	if err := proc.Kill(); err != nil {
+		if reaped != nil {
+			reaped()
+		}
 		return fmt.Errorf("kill sleeper %d: %w", proc.Pid, err)
 	}
-	if !wait {
-		go func() { _, _ = proc.Wait() }()
+	if reaped != nil {
+		go func() {
+			_, _ = proc.Wait()
+			reaped()
+		}()
 		return nil
 	}
 	if _, err := proc.Wait(); err != nil {

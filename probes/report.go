@@ -53,6 +53,11 @@ type Event struct {
 	// them to a function, and the buckets to try them on (see RunS3). A probe too old to know
 	// the field ignores it and the S3 checks find no attempts to judge.
 	S3 *S3Request `json:"s3,omitempty"`
+	// RuntimeAPIPeers are host:port Runtime API addresses of other tenants' environments, as
+	// their reports gave them. The probe knocks on at most two (see PeerAttempt); a target that
+	// keeps each environment's Runtime API to itself refuses or drops every one. A probe too old
+	// to know the field ignores it and TI-RAPI-001 finds no attempts to judge.
+	RuntimeAPIPeers []string `json:"runtimeApiPeers,omitempty"`
 }
 
 // Place names where state can survive between invocations. Checks are keyed on these names.
@@ -146,6 +151,31 @@ type Report struct {
 	// credential cache) when the invocation began. One planted by another tenant means that
 	// tenant's credentials reached this tenant's environment.
 	S3CredsSeen []S3CredSeen `json:"s3CredsSeen,omitempty"`
+
+	// RuntimeAPI is this environment's own AWS_LAMBDA_RUNTIME_API, so the runner can offer it
+	// to other tenants' probes as a door to try.
+	RuntimeAPI string `json:"runtimeApi,omitempty"`
+	// PeerAttempts holds one entry per Event.RuntimeAPIPeers address the probe tried, in order.
+	PeerAttempts []PeerAttempt `json:"peerAttempts,omitempty"`
+}
+
+// Outcomes of a PeerAttempt. Refused, reset and closed mean the peer's Runtime API would not
+// talk to this environment; answered and held mean it did, which is a breach.
+const (
+	PeerRefused  = "refused"  // nothing listens there (any more)
+	PeerReset    = "reset"    // accepted, then reset before any response byte
+	PeerClosed   = "closed"   // accepted, then closed before any response byte
+	PeerAnswered = "answered" // sent HTTP response bytes
+	PeerHeld     = "held"     // kept the request open without a byte: a /next long-poll in progress
+	PeerError    = "error"    // anything else; Detail says what
+)
+
+// PeerAttempt is one try at another environment's Runtime API. It never carries what the peer
+// sent beyond its status line and request ID: an answered /next holds another tenant's event.
+type PeerAttempt struct {
+	Addr    string `json:"addr"`
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // S3 operation names, as recorded in S3Attempt.Op.

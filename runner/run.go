@@ -146,6 +146,7 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		tenants: tenants,
 		items:   make([]Observation, total),
 		track:   newTracker(len(tenants)),
+		peers:   newPeerBook(opts.Seed),
 	}
 	if opts.ReportSink && hasAsync {
 		sink, err := NewReportSink()
@@ -209,6 +210,7 @@ type executor struct {
 	runID   string
 	tenants []Tenant
 	sink    *ReportSink
+	peers   *peerBook
 
 	mu     sync.Mutex // guards issued and track
 	issued int
@@ -296,6 +298,8 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 		Tenant: ob.Tenant,
 		Seq:    ob.Seq,
 		Action: st.Action,
+
+		RuntimeAPIPeers: e.peers.pick(ob.Seq, ob.Tenant, st.Async),
 	}
 	if st.Async && e.sink != nil {
 		ev.ReportURL = e.sink.ReportURL(e.runID)
@@ -319,6 +323,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 	})
 	ob.Duration = time.Since(ob.Start)
 	record(ob, resp, err)
+	e.peers.learn(ob.Tenant, ob.Report)
 
 	// An environment that crashed or timed out is gone: it makes no idle environment.
 	survives := st.Action != probes.ActionCrash && st.Action != probes.ActionTimeout
@@ -339,6 +344,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 			ob.Err = fmt.Sprintf("%v: %v", ErrAsyncReportMissing, err)
 		} else {
 			ob.Report, ob.Err = checkReport(rep)
+			e.peers.learn(ob.Tenant, ob.Report)
 		}
 		e.finish(st.Tenant, ob.Report != nil && survives)
 	}()

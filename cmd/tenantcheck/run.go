@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,10 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
-	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
@@ -29,7 +26,6 @@ type runFlags struct {
 	endpoint     string
 	function     string
 	qualifier    string
-	region       string
 	tenants      int
 	invocations  int
 	concurrency  int
@@ -43,6 +39,17 @@ type runFlags struct {
 	timeouts     runner.Timeouts
 	deployTimout time.Duration
 	target       targetFlags
+
+	useAWS      bool
+	aws         awsFlags
+	arch        string
+	dryRun      bool
+	s3Endpoint  string
+	stsEndpoint string
+	logsWait    time.Duration
+	noBuild     bool
+	// s3Faults are the --fault values that belong to the S3 broker, not the target.
+	s3Faults []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -60,7 +67,6 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.endpoint, "endpoint-url", "", "Lambda-compatible endpoint to test (default: start the built-in target in-process)")
 	fl.StringVar(&f.function, "function", "", "use this already deployed probe function instead of deploying one")
 	fl.StringVar(&f.qualifier, "qualifier", "", "version or alias of --function to invoke")
-	fl.StringVar(&f.region, "region", "us-east-1", "AWS region")
 	fl.IntVar(&f.tenants, "tenants", 6, "fresh random tenants per run (adversarial pairs are added on top)")
 	fl.IntVar(&f.invocations, "invocations", 600, "invocations in total, across all schedules")
 	fl.IntVar(&f.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
@@ -75,6 +81,14 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", 2*time.Minute, "timeout of one schedule")
 	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 10*time.Second, "how long to wait for an Event invocation's report")
 	fl.DurationVar(&f.deployTimout, "deploy-timeout", 5*time.Minute, "timeout for deploying the probe and waiting until it is Active")
+	fl.BoolVar(&f.useAWS, "aws", false, "test a real AWS account: deploy the probe stack, run, tear down (see docs/AWS.md)")
+	f.aws.register(cmd)
+	fl.StringVar(&f.arch, "arch", "arm64", "with --aws: Lambda architecture of the probe, arm64 or x86_64")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and how many invocations it would make, then exit")
+	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 service for the s3 area (default: a local SeaweedFS started for the run; with --aws: AWS)")
+	fl.StringVar(&f.stsEndpoint, "sts-endpoint", "", "STS service for the s3 area (default: the --s3-endpoint)")
+	fl.DurationVar(&f.logsWait, "logs-wait", 10*time.Second, "how long to wait for log ingestion before judging the logs area (use ~90s on AWS)")
+	fl.BoolVar(&f.noBuild, "no-build", false, "never build SeaweedFS: if it is not built yet, the s3 area reports SKIP")
 	f.target.register(cmd)
 	return cmd
 }
@@ -118,6 +132,9 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if err != nil {
 		return usageError("%w", err)
 	}
+	if f.dryRun {
+		return f.printPlan(cmd.Context(), stdout, checks)
+	}
 	rep, runErr := f.execute(cmd.Context(), checks, stderr)
 	if rep == nil {
 		return runErr
@@ -141,98 +158,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	return nil
 }
 
-// execute is one whole run: stand up the target, deploy the probe, run the schedules, judge, and
-// take down everything it created, whatever happened in between.
-func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io.Writer) (rep *reports.Report, retErr error) {
-	endpoint := f.endpoint
-	if endpoint == "" {
-		cfg, err := f.target.config("127.0.0.1:0", f.seed)
-		if err != nil {
-			return nil, err
-		}
-		srv, err := local.New(cfg)
-		if err != nil {
-			return nil, usageError("built-in target: %w", err)
-		}
-		if err := srv.Start(); err != nil {
-			return nil, toolError("start built-in target: %w", err)
-		}
-		defer func() {
-			if err := srv.Close(); err != nil {
-				retErr = multierror.Append(retErr, toolError("stop built-in target: %w", err))
-			}
-		}()
-		endpoint = srv.Endpoint()
-	}
-	fmt.Fprintf(stderr, "tenantcheck: target %s, seed %d\n", endpoint, f.seed)
-
-	client, err := runner.NewLambdaClient(ctx, endpoint, f.region, runner.ClientOptions{AdaptiveRetry: f.endpoint != "" && !runner.IsLoopback(f.endpoint)})
-	if err != nil {
-		return nil, toolError("lambda client: %w", err)
-	}
-	function := f.function
-	if function == "" {
-		d, err := f.deploy(ctx, client, stderr)
-		if err != nil {
-			return nil, toolError("%w", err)
-		}
-		defer func() {
-			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := probefn.Teardown(tctx, client, d); err != nil {
-				retErr = multierror.Append(retErr, toolError("teardown (function %s left behind): %w", d.ARN, err))
-			}
-		}()
-		function = d.Name
-	}
-
-	info := runner.TargetInfo{Endpoint: endpoint, Function: function}
-	if iso, err := runner.FetchIsolation(ctx, endpoint); err != nil {
-		fmt.Fprintf(stderr, "tenantcheck: warning: %v; assuming full isolation is claimed\n", err)
-	} else {
-		info.Isolation = iso
-	}
-	opts := runner.Options{
-		Function:    function,
-		Qualifier:   f.qualifier,
-		Tenants:     f.tenants,
-		Invocations: f.invocations,
-		Concurrency: f.concurrency,
-		Schedules:   f.schedules,
-		Seed:        f.seed,
-		Timeouts:    f.timeouts,
-		ReportSink:  runner.IsLoopback(endpoint),
-		Progress:    runner.NewProgress(stderr),
-	}
-	inv := runner.Retrying(&runner.LambdaInvoker{Client: client}, runner.RetryPolicy{})
-	start := time.Now()
-	obs, err := runner.Run(ctx, inv, opts)
-	if err != nil {
-		return nil, toolError("run: %w", err)
-	}
-	obs.Target.Endpoint, obs.Target.Isolation = info.Endpoint, info.Isolation
-	results := suites.Evaluate(checks, obs)
-	results = append(results, suites.Skipped(suites.Complement(suites.All(), checks), "deselected by --checks/--skip")...)
-	label := endpoint
-	if f.endpoint == "" {
-		label = "built-in"
-	}
-	return &reports.Report{
-		SchemaVersion: reports.SchemaVersion,
-		Tool:          "tenantcheck",
-		ToolVersion:   toolVersion(),
-		RunID:         obs.RunID,
-		Seed:          f.seed,
-		Target:        label,
-		Function:      function,
-		Started:       start.UTC(),
-		Elapsed:       time.Since(start),
-		Power:         suites.Power(obs),
-		Checks:        results,
-		Summary:       reports.Summarize(results),
-	}, nil
-}
-
 func toolError(format string, args ...any) error {
 	return &exitError{code: ExitIncomplete, err: fmt.Errorf(format, args...)}
 }
@@ -248,8 +173,26 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	case f.fnTimeout < time.Second:
 		return usageError("--function-timeout %s: Lambda's minimum is 1s", f.fnTimeout)
 	}
-	if f.endpoint != "" && (cmd.Flags().Changed("fault") || cmd.Flags().Changed("max-environments") || cmd.Flags().Changed("idle-timeout")) {
-		return usageError("--fault, --max-environments and --idle-timeout configure the built-in target; they cannot apply to --endpoint-url %s", f.endpoint)
+	var targetFaults []string
+	f.s3Faults = nil
+	for _, name := range f.target.faults {
+		if s3data.IsFault(name) {
+			f.s3Faults = append(f.s3Faults, name)
+		} else {
+			targetFaults = append(targetFaults, name)
+		}
+	}
+	f.target.faults = targetFaults
+	builtIn := f.endpoint == "" && !f.useAWS
+	if !builtIn && (len(targetFaults) > 0 || cmd.Flags().Changed("max-environments") || cmd.Flags().Changed("idle-timeout")) {
+		return usageError("--fault %s, --max-environments and --idle-timeout configure the built-in target; they cannot apply to --endpoint-url or --aws",
+			strings.Join(targetFaults, ","))
+	}
+	if f.useAWS && f.endpoint != "" {
+		return usageError("--aws and --endpoint-url are exclusive: --aws tests the account your AWS configuration names")
+	}
+	if f.arch != "arm64" && f.arch != "x86_64" {
+		return usageError("--arch %q: want arm64 or x86_64", f.arch)
 	}
 	if f.endpoint != "" && !strings.HasPrefix(f.endpoint, "http://") && !strings.HasPrefix(f.endpoint, "https://") {
 		return usageError("--endpoint-url %q: want an http:// or https:// URL", f.endpoint)
@@ -258,26 +201,6 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 		return usageError("--schedule: %w", err)
 	}
 	return nil
-}
-
-func (f *runFlags) deploy(ctx context.Context, client *lambda.Client, stderr io.Writer) (*probefn.Deployment, error) {
-	dctx, cancel := context.WithTimeout(ctx, f.deployTimout)
-	defer cancel()
-	t0 := time.Now()
-	zip, err := probefn.SelfZip("")
-	if err != nil {
-		return nil, fmt.Errorf("package probe: %w", err)
-	}
-	d, err := probefn.Deploy(dctx, client, probefn.Spec{
-		Zip:       zip,
-		Timeout:   f.fnTimeout,
-		PerTenant: true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "tenantcheck: deployed probe %s (%d KB zip) in %s\n", d.Name, len(zip)/1024, time.Since(t0).Round(time.Millisecond))
-	return d, nil
 }
 
 // replayCommand rebuilds the command line from the flags the user set, with the seed pinned and

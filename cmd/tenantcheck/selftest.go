@@ -122,7 +122,7 @@ func runSelftest(cmd *cobra.Command, st *selftestFlags) error {
 func (st *selftestFlags) runFlags(seed int64, faults []string, rate float64) *runFlags {
 	f := st.run
 	f.seed = seed
-	f.region = "us-east-1"
+	f.aws.region = "us-east-1"
 	f.fnTimeout = time.Second
 	f.deployTimout = 2 * time.Minute
 	f.timeouts.Invoke, f.timeouts.Phase, f.timeouts.AsyncReport = 30*time.Second, 2*time.Minute, 10*time.Second

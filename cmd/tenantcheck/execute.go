@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
+	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
+	"github.com/tenantcheck/tenantcheck/fixtures/seaweed"
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+	"github.com/tenantcheck/tenantcheck/suites"
+)
+
+// s3Tenants bounds the tenants the s3 area lays data out for: its cost grows with the square of
+// the count (every tenant tries every other tenant's data), and four already gives 12 ordered
+// cross-tenant pairs per operation.
+const s3Tenants = 4
+
+func (f *runFlags) region() string {
+	if f.aws.region != "" {
+		return f.aws.region
+	}
+	return "us-east-1"
+}
+
+// session is what one run stood up; execute's deferred cleanups take it down in reverse.
+type session struct {
+	f        *runFlags
+	stderr   io.Writer
+	checks   []suites.Check
+	endpoint string // "" on AWS
+	label    string
+	client   *lambda.Client
+	awsCfg   *aws.Config
+	function string
+	zip      []byte
+	cleanups []func(context.Context) error
+}
+
+func (s *session) defer_(fn func(context.Context) error) { s.cleanups = append(s.cleanups, fn) }
+
+func (s *session) wants(area string) bool {
+	return slices.ContainsFunc(s.checks, func(c suites.Check) bool { return c.Area == area })
+}
+
+func (s *session) logf(format string, args ...any) {
+	fmt.Fprintf(s.stderr, "tenantcheck: "+format+"\n", args...)
+}
+
+// execute is one whole run: stand up the target, deploy the probe, run every phase the selected
+// checks need, judge, and take down everything it created, in reverse order, whatever happened
+// in between (Ctrl-C included: cleanups run on a context detached from the cancelled one).
+func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io.Writer) (rep *reports.Report, retErr error) {
+	s := &session{f: f, stderr: stderr, checks: checks}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		for i := len(s.cleanups) - 1; i >= 0; i-- {
+			if err := s.cleanups[i](cctx); err != nil {
+				retErr = multierror.Append(retErr, err)
+			}
+		}
+	}()
+	if err := s.standUp(ctx); err != nil {
+		return nil, err
+	}
+	s3Ready := s.startS3Backend(ctx)
+
+	start := time.Now()
+	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), f.runnerOptions(s.function, stderr))
+	if err != nil {
+		return nil, toolError("run: %w", err)
+	}
+	obs.Target.Endpoint = s.label
+	if s.endpoint != "" {
+		if iso, err := runner.FetchIsolation(ctx, s.endpoint); err != nil {
+			s.logf("warning: %v; judging as if the target claims full isolation", err)
+		} else {
+			obs.Target.Isolation = iso
+		}
+	}
+	if s.wants(suites.AreaLogs) {
+		s.collectLogs(ctx, obs)
+	}
+	if s.wants(suites.AreaS3) {
+		obs.S3 = s.runS3(ctx, obs, s3Ready)
+	}
+	if s.wants(suites.AreaContract) {
+		obs.Contract = s.runContract(ctx)
+	}
+
+	results := suites.Evaluate(checks, obs)
+	results = append(results, suites.Skipped(suites.Complement(suites.All(), checks), "deselected by --checks/--skip")...)
+	return &reports.Report{
+		SchemaVersion: reports.SchemaVersion,
+		Tool:          "tenantcheck",
+		ToolVersion:   toolVersion(),
+		RunID:         obs.RunID,
+		Seed:          f.seed,
+		Target:        s.label,
+		Function:      s.function,
+		Started:       start.UTC(),
+		Elapsed:       time.Since(start),
+		Power:         suites.Power(obs),
+		Checks:        results,
+		Summary:       reports.Summarize(results),
+	}, nil
+}
+
+func (f *runFlags) runnerOptions(function string, stderr io.Writer) runner.Options {
+	return runner.Options{
+		Function:    function,
+		Qualifier:   f.qualifier,
+		Tenants:     f.tenants,
+		Invocations: f.invocations,
+		Concurrency: f.concurrency,
+		Schedules:   f.schedules,
+		Seed:        f.seed,
+		Timeouts:    f.timeouts,
+		ReportSink:  !f.useAWS && (f.endpoint == "" || runner.IsLoopback(f.endpoint)),
+		Progress:    runner.NewProgress(stderr),
+	}
+}
+
+// standUp starts the built-in target (unless another is named), builds the Lambda client and
+// deploys the probe (unless --function names one).
+func (s *session) standUp(ctx context.Context) error {
+	f := s.f
+	switch {
+	case f.useAWS:
+		cfg, err := f.aws.config(ctx, "")
+		if err != nil {
+			return err
+		}
+		s.awsCfg = &cfg
+		s.client = lambda.NewFromConfig(cfg)
+		s.label = "aws:" + cfg.Region
+	case f.endpoint != "":
+		s.endpoint, s.label = f.endpoint, f.endpoint
+	default:
+		cfg, err := f.target.config("127.0.0.1:0", f.seed)
+		if err != nil {
+			return err
+		}
+		srv, err := local.New(cfg)
+		if err != nil {
+			return usageError("built-in target: %w", err)
+		}
+		if err := srv.Start(); err != nil {
+			return toolError("start built-in target: %w", err)
+		}
+		s.defer_(func(context.Context) error {
+			if err := srv.Close(); err != nil {
+				return toolError("stop built-in target: %w", err)
+			}
+			return nil
+		})
+		s.endpoint, s.label = srv.Endpoint(), "built-in"
+	}
+	s.logf("target %s, seed %d", firstNonEmpty(s.endpoint, s.label), f.seed)
+	if s.client == nil {
+		c, err := runner.NewLambdaClient(ctx, s.endpoint, f.region(), runner.ClientOptions{AdaptiveRetry: !runner.IsLoopback(s.endpoint)})
+		if err != nil {
+			return toolError("lambda client: %w", err)
+		}
+		s.client = c
+	}
+	s.function = f.function
+	if s.function != "" {
+		return nil
+	}
+	if f.useAWS {
+		st, err := deployStack(ctx, *s.awsCfg, awsstack.Options{
+			Arch: f.arch, FunctionTimeout: max(f.fnTimeout, 3*time.Second), JournalDir: f.aws.journalDir, Log: prefixWriter{w: s.stderr},
+		}, f.deployTimout, s.stderr)
+		if err != nil {
+			return err
+		}
+		s.defer_(func(ctx context.Context) error {
+			if err := st.Teardown(ctx); err != nil {
+				return toolError("teardown of run %s: %w", st.RunID(), err)
+			}
+			return nil
+		})
+		s.function = st.FunctionName
+		return nil
+	}
+	t0 := time.Now()
+	zip, err := s.probeZip(ctx)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, f.deployTimout)
+	defer cancel()
+	d, err := probefn.Deploy(dctx, s.client, probefn.Spec{Zip: zip, Timeout: f.fnTimeout, PerTenant: true})
+	if err != nil {
+		return toolError("%w", err)
+	}
+	s.defer_(func(ctx context.Context) error {
+		if err := probefn.Teardown(ctx, s.client, d); err != nil {
+			return toolError("teardown (function %s left behind): %w", d.ARN, err)
+		}
+		return nil
+	})
+	s.function = d.Name
+	s.logf("deployed probe %s (%d KB zip) in %s", d.Name, len(zip)/1024, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (s *session) probeZip(ctx context.Context) ([]byte, error) {
+	if s.zip != nil {
+		return s.zip, nil
+	}
+	var err error
+	if s.f.useAWS {
+		s.zip, err = probefn.ProbeZip(ctx, s.f.arch)
+	} else {
+		s.zip, err = probefn.SelfZip("")
+	}
+	if err != nil {
+		return nil, toolError("package probe: %w", err)
+	}
+	return s.zip, nil
+}
+
+// s3Backend is the S3/STS service of the s3 area, or why there is none. It is started in the
+// background; wait blocks until it is up or has failed, and may be called any number of times.
+type s3Backend struct {
+	done chan struct{}
+	srv  *seaweed.Server
+	err  error
+}
+
+func (b *s3Backend) wait() (*seaweed.Server, error) {
+	<-b.done
+	return b.srv, b.err
+}
+
+// startS3Backend starts SeaweedFS in the background for local runs, so its few seconds of start-up
+// overlap the isolation schedules.
+func (s *session) startS3Backend(ctx context.Context) *s3Backend {
+	b := &s3Backend{done: make(chan struct{})}
+	if !s.wants(suites.AreaS3) || s.f.useAWS || s.f.s3Endpoint != "" {
+		close(b.done)
+		return b
+	}
+	go func() {
+		defer close(b.done)
+		b.srv, b.err = seaweed.Ensure(ctx, seaweed.Options{Progress: prefixWriter{w: s.stderr}, NoBuild: s.f.noBuild})
+	}()
+	s.defer_(func(context.Context) error {
+		if srv, _ := b.wait(); srv != nil {
+			if err := srv.Stop(); err != nil {
+				return toolError("stop SeaweedFS (pid %d): %w", srv.PID, err)
+			}
+		}
+		return nil
+	})
+	return b
+}
+
+func (s *session) runS3(ctx context.Context, obs *runner.Observations, backend *s3Backend) *runner.S3Observations {
+	f := s.f
+	tenants := pickTenants(obs, f.seed)
+	var opts s3data.SetupOptions
+	switch {
+	case f.s3Endpoint != "":
+		opts = s3data.SetupOptions{Endpoint: f.s3Endpoint, STSEndpoint: f.stsEndpoint, Region: f.region(), Tenants: tenants, Shared: true}
+	case f.useAWS:
+		return runner.SkippedS3("the s3 area on --aws needs the deployed stack's broker role wired to the S3 fixture; not done yet (see docs/AWS.md)")
+	default:
+		srv, err := backend.wait()
+		if err != nil {
+			return runner.SkippedS3(err.Error())
+		}
+		opts = s3data.ForSeaweed(srv, tenants)
+	}
+	opts.Faults, opts.RunID = f.s3Faults, obs.RunID
+	fx, err := s3data.Setup(ctx, opts)
+	if err != nil {
+		return runner.SkippedS3(fmt.Sprintf("could not lay out tenant data: %v", err))
+	}
+	s.defer_(func(ctx context.Context) error {
+		if err := fx.Teardown(ctx); err != nil {
+			return toolError("remove tenant buckets: %w", err)
+		}
+		return nil
+	})
+	o, err := runner.RunS3(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}),
+		runner.S3Options{Function: s.function, Qualifier: f.qualifier, RunID: obs.RunID, Phase: fx.Phase(), Invoke: f.timeouts.Invoke})
+	if err != nil {
+		s.logf("warning: s3 phase: %v", err)
+	}
+	return o
+}
+
+// pickTenants chooses the s3 area's tenants from the run's fresh ones, seeded for replay.
+func pickTenants(obs *runner.Observations, seed int64) []string {
+	var fresh []string
+	for _, t := range obs.Tenants {
+		if obs.Pairs[t] == "" || obs.Pairs[t] == "fresh" {
+			fresh = append(fresh, t)
+		}
+	}
+	if len(fresh) < 2 {
+		fresh = append([]string(nil), obs.Tenants...)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x7333))
+	rng.Shuffle(len(fresh), func(i, j int) { fresh[i], fresh[j] = fresh[j], fresh[i] })
+	return fresh[:min(s3Tenants, len(fresh))]
+}
+
+func (s *session) collectLogs(ctx context.Context, obs *runner.Observations) {
+	lc, err := runner.NewLogsClient(ctx, s.endpoint, s.f.region())
+	if err != nil {
+		s.logf("warning: logs client: %v", err)
+		return
+	}
+	if err := runner.CollectLogs(ctx, lc, s.function, obs, s.f.logsWait); err != nil {
+		s.logf("warning: collect logs: %v", err)
+	}
+}
+
+func (s *session) runContract(ctx context.Context) *runner.ContractObservations {
+	zip, err := s.probeZip(ctx)
+	if err != nil {
+		s.logf("warning: contract phase: %v", err)
+		return nil
+	}
+	opts := runner.ContractOptions{
+		Zip:                zip,
+		Function:           s.function,
+		Qualifier:          s.f.qualifier,
+		Seed:               s.f.seed,
+		ReportSink:         !s.f.useAWS && runner.IsLoopback(s.endpoint),
+		InvokeTimeout:      s.f.timeouts.Invoke,
+		DeployTimeout:      s.f.deployTimout,
+		AsyncReportTimeout: s.f.timeouts.AsyncReport,
+	}
+	if s.f.endpoint == "" && !s.f.useAWS {
+		opts.CapProbe = s.f.target.maxEnvironments
+	}
+	o, err := runner.RunContract(ctx, s.client, opts)
+	if err != nil {
+		s.logf("warning: contract phase: %v", err)
+	}
+	return o
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

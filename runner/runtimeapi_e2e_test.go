@@ -1,0 +1,109 @@
+package runner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/probes"
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+	"github.com/tenantcheck/tenantcheck/suites"
+)
+
+// TestRuntimeAPIPeersOnBuiltinTarget: the real probe, offered other tenants' Runtime API
+// addresses by the runner, is turned away by the built-in target's guard (TI-RAPI-001 PASS)
+// and gets in when the open-runtime-api fault disables it (FAIL, with the held /next as evidence).
+func TestRuntimeAPIPeersOnBuiltinTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the probe on the built-in target")
+	}
+	tests := []struct {
+		fault   string
+		want    reports.Status
+		outcome []string // outcomes the attempts may have
+	}{
+		{want: reports.Pass, outcome: []string{probes.PeerReset, probes.PeerClosed}},
+		{fault: string(local.FaultOpenRuntimeAPI), want: reports.Fail, outcome: []string{probes.PeerHeld}},
+	}
+	for _, tt := range tests {
+		name := tt.fault
+		if name == "" {
+			name = "healthy"
+		}
+		t.Run(name, func(t *testing.T) {
+			var faults []string
+			if tt.fault != "" {
+				faults = []string{tt.fault}
+			}
+			srv, c := builtin(t, local.Config{Faults: faults})
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			iso, err := runner.FetchIsolation(ctx, srv.Endpoint())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if iso != nil && iso.Missing["runtime-api"] != "" {
+				t.Skipf("this host cannot guard the Runtime API: %s", iso.Missing["runtime-api"])
+			}
+			d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 5 * time.Second, PerTenant: true})
+			if err != nil {
+				t.Fatalf("deploy probe: %v", err)
+			}
+			obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: c}, runner.RetryPolicy{}), runner.Options{
+				Function: d.Name, Tenants: 2, Invocations: 24, Schedules: []string{runner.SchedulePingPong},
+				Seed: 3, ErrorRate: -1, MaxTimeouts: -1,
+			})
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			obs.Target.Isolation = iso
+
+			attempts := 0
+			for _, o := range obs.Items {
+				if o.Report == nil && o.Action != "" {
+					continue // ErrorRate -1 still sprinkles errors: Plan applies withDefaults twice
+				}
+				if o.Report == nil {
+					t.Fatalf("seq %d: no report (action %q, %s %s)", o.Seq, o.Action, o.Err, o.ErrorType)
+				}
+				for _, a := range o.Report.PeerAttempts {
+					attempts++
+					ok := false
+					for _, want := range tt.outcome {
+						ok = ok || a.Outcome == want
+					}
+					if !ok {
+						t.Errorf("seq %d: attempt %+v, want an outcome in %v", o.Seq, a, tt.outcome)
+					}
+					if a.Addr == o.Report.RuntimeAPI {
+						t.Errorf("seq %d: knocked on its own Runtime API %s", o.Seq, a.Addr)
+					}
+				}
+			}
+			if attempts == 0 {
+				t.Fatal("no invocation knocked on another environment's Runtime API")
+			}
+
+			checks, err := suites.Select(suites.All(), []string{"TI-RAPI-001", "TI-ENV-001"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range suites.Evaluate(checks, obs) {
+				t.Logf("%s %s: %s", r.ID, r.Status, r.Reason)
+				want := reports.Pass
+				if r.ID == "TI-RAPI-001" {
+					want = tt.want
+				}
+				if r.Status != want {
+					t.Errorf("%s: %s (%s), want %s; evidence %v", r.ID, r.Status, r.Reason, want, r.Evidence)
+				}
+				if r.Status == reports.Fail && r.Evidence[0].Fields["peerTenants"] == "" {
+					t.Errorf("evidence does not name the peer's tenant: %+v", r.Evidence[0])
+				}
+			}
+		})
+	}
+}

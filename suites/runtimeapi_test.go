@@ -1,0 +1,98 @@
+package suites
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+// withRuntimeAPIs gives each environment of the healthy fixture its own Runtime API address
+// (env-a1 on port 1001, env-b1 on 2001), and lets every tenant-a report knock on tenant-b's
+// address with the given outcome ("" knocks on nothing).
+func withRuntimeAPIs(outcome string) func(*runner.Observations) {
+	return func(obs *runner.Observations) {
+		for i := range obs.Items {
+			o := &obs.Items[i]
+			if o.Report == nil {
+				continue
+			}
+			switch o.Tenant {
+			case "tenant-a":
+				o.Report.RuntimeAPI = "127.0.0.1:1001"
+				if outcome != "" {
+					o.Report.PeerAttempts = []probes.PeerAttempt{{Addr: "127.0.0.1:2001", Outcome: outcome, Detail: "d"}}
+				}
+			case "tenant-b":
+				o.Report.RuntimeAPI = "127.0.0.1:2001"
+			}
+		}
+	}
+}
+
+func TestRuntimeAPIPeers(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*runner.Observations)
+		want   reports.Status
+		reason string
+	}{
+		{name: "no attempts", mutate: withRuntimeAPIs(""), want: reports.Skip,
+			reason: "no other environment's Runtime API address was distinguishable"},
+		{name: "old probe reports nothing", mutate: func(*runner.Observations) {}, want: reports.Skip},
+		{name: "reset", mutate: withRuntimeAPIs(probes.PeerReset), want: reports.Pass, reason: "2 reset"},
+		{name: "refused", mutate: withRuntimeAPIs(probes.PeerRefused), want: reports.Pass},
+		{name: "closed", mutate: withRuntimeAPIs(probes.PeerClosed), want: reports.Pass},
+		{name: "answered", mutate: withRuntimeAPIs(probes.PeerAnswered), want: reports.Fail, reason: "2 of 2 attempts"},
+		{name: "held", mutate: withRuntimeAPIs(probes.PeerHeld), want: reports.Fail},
+		{name: "only errors", mutate: withRuntimeAPIs(probes.PeerError), want: reports.Inconclusive},
+		{
+			name: "mostly failed invocations", want: reports.Error,
+			mutate: func(o *runner.Observations) { withRuntimeAPIs(probes.PeerReset)(o); addFailures(o, 10, true) },
+		},
+		{
+			name: "declared gap", want: reports.Skip, reason: "runtime-api: the Runtime API cannot be authenticated",
+			mutate: func(o *runner.Observations) {
+				withRuntimeAPIs(probes.PeerHeld)(o)
+				declareMissing(o, placeRuntimeAPI)
+				o.Target.Isolation.Missing[placeRuntimeAPI] = "the Runtime API cannot be authenticated on this host"
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := load(t, "healthy.json")
+			tt.mutate(obs)
+			got := Evaluate([]Check{checkByID(t, "TI-RAPI-001")}, obs)[0]
+			if got.Status != tt.want || !strings.Contains(got.Reason, tt.reason) {
+				t.Fatalf("%s (%s), want %s with %q", got.Status, got.Reason, tt.want, tt.reason)
+			}
+			if got.Clause != "RT-05" || got.Level != reports.Must || got.Area != AreaIsolation {
+				t.Errorf("described as %s %s %s", got.Clause, got.Level, got.Area)
+			}
+			if tt.want != reports.Fail {
+				if len(got.Evidence) != 0 {
+					t.Errorf("evidence without a failure: %+v", got.Evidence)
+				}
+				return
+			}
+			if len(got.Evidence) != 2 {
+				t.Fatalf("%d evidence entries, want one per attempt (2): %+v", len(got.Evidence), got.Evidence)
+			}
+			f := got.Evidence[0].Fields
+			for k, want := range map[string]string{
+				"proberTenant": "tenant-a", "proberEnvId": "env-a1", "peerAddr": "127.0.0.1:2001",
+				"peerTenants": "tenant-b", "peerEnvIds": "env-b1", "outcome": tt.name,
+			} {
+				if f[k] != want {
+					t.Errorf("evidence %s = %q, want %q (%+v)", k, f[k], want, f)
+				}
+			}
+			if f["proberRequestId"] == "" || f["proberSeq"] == "" {
+				t.Errorf("evidence does not name the probing invocation: %+v", f)
+			}
+		})
+	}
+}
