@@ -29,10 +29,12 @@ const (
 	maxPeerDetail = 120
 )
 
-// nextRequest is what aws-lambda-go sends to fetch an invocation: the request a function would
-// make if it wanted another environment's events.
-const nextRequest = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n" +
-	"Host: %s\r\nUser-Agent: tenantcheck-probe\r\n\r\n"
+// nextRequest is a harmless Runtime API request any implementation answers at once (a GET on a
+// response path of an invocation that does not exist). It is not /next on purpose: /next is a
+// long poll, so an unguarded peer would hold it open and a guarded but busy one would look the
+// same; an immediate answer is proof that a stranger's request was read, and steals nothing.
+const nextRequest = "GET /2018-06-01/runtime/invocation/tenantcheck-knock/response HTTP/1.1\r\n" +
+	"Host: %s\r\nUser-Agent: tenantcheck-probe\r\nConnection: close\r\n\r\n"
 
 // WithRuntimeAPI replaces AWS_LAMBDA_RUNTIME_API, the probe's own Runtime API address, which
 // it reports and never knocks on.

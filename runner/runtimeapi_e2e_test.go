@@ -26,7 +26,7 @@ func TestRuntimeAPIPeersOnBuiltinTarget(t *testing.T) {
 		outcome []string // outcomes the attempts may have
 	}{
 		{want: reports.Pass, outcome: []string{probes.PeerReset, probes.PeerClosed}},
-		{fault: string(local.FaultOpenRuntimeAPI), want: reports.Fail, outcome: []string{probes.PeerHeld}},
+		{fault: string(local.FaultOpenRuntimeAPI), want: reports.Fail, outcome: []string{probes.PeerAnswered}},
 	}
 	for _, tt := range tests {
 		name := tt.fault

@@ -9,7 +9,7 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	idPattern := regexp.MustCompile(`^TI-[A-Z]+-\d{3}$`)
+	idPattern := regexp.MustCompile(`^TI-[A-Z][A-Z0-9]*-\d{3}$`)
 	clausePattern := regexp.MustCompile(`^[A-Z]+-\d{2}$`)
 	seen := map[string]bool{}
 	for _, c := range All() {

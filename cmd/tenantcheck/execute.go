@@ -76,9 +76,23 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 		return nil, err
 	}
 	s3Ready := s.startS3Backend(ctx)
+	// The contract phase works on functions of its own, so it runs beside the isolation
+	// schedules: on the built-in target the wall time of a run is the longer of the two.
+	var contract chan *runner.ContractObservations
+	if s.wants(suites.AreaContract) {
+		contract = make(chan *runner.ContractObservations, 1)
+		go func() { contract <- s.runContract(ctx) }()
+	}
 
 	start := time.Now()
 	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), f.runnerOptions(s.function, stderr))
+	if contract != nil {
+		// Always collected, even after a failed run: the phase deletes its functions on return.
+		co := <-contract
+		if obs != nil {
+			obs.Contract = co
+		}
+	}
 	if err != nil {
 		return nil, toolError("run: %w", err)
 	}
@@ -95,9 +109,6 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 	}
 	if s.wants(suites.AreaS3) {
 		obs.S3 = s.runS3(ctx, obs, s3Ready)
-	}
-	if s.wants(suites.AreaContract) {
-		obs.Contract = s.runContract(ctx)
 	}
 
 	results := suites.Evaluate(checks, obs)
