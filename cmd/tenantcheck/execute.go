@@ -81,11 +81,17 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 	var contract chan *runner.ContractObservations
 	if s.wants(suites.AreaContract) {
 		contract = make(chan *runner.ContractObservations, 1)
-		go func() { contract <- s.runContract(ctx) }()
+		go func() {
+			t0 := time.Now()
+			co := s.runContract(ctx)
+			s.logf("contract phase done in %s", time.Since(t0).Round(time.Millisecond))
+			contract <- co
+		}()
 	}
 
 	start := time.Now()
 	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), f.runnerOptions(s.function, stderr))
+	s.logf("isolation schedules done in %s", time.Since(start).Round(time.Millisecond))
 	if contract != nil {
 		// Always collected, even after a failed run: the phase deletes its functions on return.
 		co := <-contract
@@ -105,10 +111,14 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 		}
 	}
 	if s.wants(suites.AreaLogs) {
+		t0 := time.Now()
 		s.collectLogs(ctx, obs)
+		s.logf("logs collected in %s", time.Since(t0).Round(time.Millisecond))
 	}
 	if s.wants(suites.AreaS3) {
+		t0 := time.Now()
 		obs.S3 = s.runS3(ctx, obs, s3Ready)
+		s.logf("s3 phase done in %s", time.Since(t0).Round(time.Millisecond))
 	}
 
 	results := suites.Evaluate(checks, obs)
@@ -360,7 +370,10 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 		AsyncReportTimeout: s.f.timeouts.AsyncReport,
 	}
 	if s.f.endpoint == "" && !s.f.useAWS {
+		// The built-in target's cap is known, and its cold starts take milliseconds, so the
+		// cap probe's invocations are all in flight well within a short hold.
 		opts.CapProbe = s.f.target.maxEnvironments
+		opts.Hold = 1500 * time.Millisecond
 	}
 	o, err := runner.RunContract(ctx, s.client, opts)
 	if err != nil {
