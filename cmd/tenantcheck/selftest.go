@@ -16,12 +16,12 @@ import (
 // selftestFlags measure the suite itself: how often a healthy target is wrongly failed, and how
 // often a recycle fault of a given rate is caught compared with the power the runs predicted.
 type selftestFlags struct {
-	run        runFlags
-	runs       int
-	powerRuns  int
-	rates      []float64
-	firstSeed  int64
-	skipHealth bool
+	run       runFlags
+	runs      int
+	powerRuns int
+	rates     []float64
+	firstSeed int64
+	checks    []string
 }
 
 // selftestRow is one line of the self-test table.
@@ -56,6 +56,7 @@ Exit 1 if any healthy run FAILed.`,
 	fl.IntVar(&st.run.tenants, "tenants", 6, "fresh tenants per run")
 	fl.IntVar(&st.run.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&st.run.schedules, "schedule", nil, "schedules (default: all)")
+	fl.StringSliceVar(&st.checks, "checks", []string{suites.AreaIsolation}, "check IDs or areas judged in every run (the recycle fault is an isolation fault)")
 	return cmd
 }
 
@@ -71,7 +72,10 @@ func runSelftest(cmd *cobra.Command, st *selftestFlags) error {
 			return usageError("--rates %v: each rate must be in (0, 1]", r)
 		}
 	}
-	checks := suites.All()
+	checks, err := suites.Select(suites.All(), st.checks, nil)
+	if err != nil {
+		return usageError("--checks: %w", err)
+	}
 	out := cmd.OutOrStdout()
 	var rows []selftestRow
 	seed := st.firstSeed
