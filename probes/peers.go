@@ -21,7 +21,7 @@ const (
 	maxPeers = 2
 	// peerBudget is how long one knock may take, dial included. A Runtime API that lets the
 	// request in but stays silent this long is holding a /next long-poll for us.
-	peerBudget = 100 * time.Millisecond
+	peerBudget = 300 * time.Millisecond
 	// maxPeerHeader bounds what is read from an answering peer: the status line and headers
 	// only, never the body (which would be another tenant's event).
 	maxPeerHeader = 8 << 10

@@ -244,9 +244,12 @@ func (s *session) probeZip(ctx context.Context) ([]byte, error) {
 		return s.zip, nil
 	}
 	var err error
-	if s.f.useAWS {
+	switch {
+	case s.f.probeBinary != "":
+		s.zip, err = probefn.ZipExecutable(s.f.probeBinary)
+	case s.f.useAWS:
 		s.zip, err = probefn.ProbeZip(ctx, s.f.arch)
-	} else {
+	default:
 		s.zip, err = probefn.SelfZip("")
 	}
 	if err != nil {

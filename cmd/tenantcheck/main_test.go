@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,12 +38,32 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "tenantcheck-test-probe-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir for the probe binary:", err)
+		os.Exit(2)
+	}
+	// The CLI deploys a plain (not race-instrumented) build of itself as the probe: environments
+	// of a race-built test binary are several times heavier, which only slows the suite down.
+	probeBinary = filepath.Join(dir, "tenantcheck")
+	build := exec.Command("go", "build", "-o", probeBinary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the probe binary: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// probeBinary is the tenantcheck binary TestMain built for the runs to deploy.
+var probeBinary string
 
 // quickRun is a small but complete run: every schedule, few invocations, short function timeout.
 func quickRun(extra ...string) []string {
-	args := []string{"run", "--invocations", "120", "--function-timeout", "1s", "--seed", "42"}
+	args := []string{"run", "--invocations", "120", "--function-timeout", "1s", "--seed", "42",
+		"--max-environments", "24", "--probe-binary", probeBinary}
 	return append(args, extra...)
 }
 

@@ -49,6 +49,8 @@ type runFlags struct {
 	noBuild     bool
 	// s3Faults are the --fault values that belong to the S3 broker, not the target.
 	s3Faults []string
+	// probeBinary, when set, is deployed as the probe instead of this executable.
+	probeBinary string
 }
 
 func newRunCmd() *cobra.Command {
@@ -87,6 +89,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 service for the s3 area (default: a local SeaweedFS started for the run; with --aws: AWS)")
 	fl.StringVar(&f.stsEndpoint, "sts-endpoint", "", "STS service for the s3 area (default: the --s3-endpoint)")
 	fl.DurationVar(&f.logsWait, "logs-wait", 10*time.Second, "how long to wait for log ingestion before judging the logs area (use ~90s on AWS)")
+	fl.StringVar(&f.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one (e.g. a linux build for another CPU)")
 	fl.BoolVar(&f.noBuild, "no-build", false, "never build SeaweedFS: if it is not built yet, the s3 area reports SKIP")
 	f.target.register(cmd)
 	return cmd

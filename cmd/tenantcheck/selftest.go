@@ -56,6 +56,7 @@ Exit 1 if any healthy run FAILed.`,
 	fl.IntVar(&st.run.tenants, "tenants", 6, "fresh tenants per run")
 	fl.IntVar(&st.run.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&st.run.schedules, "schedule", nil, "schedules (default: all)")
+	fl.StringVar(&st.run.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one")
 	fl.StringSliceVar(&st.checks, "checks", []string{suites.AreaIsolation}, "check IDs or areas judged in every run (the recycle fault is an isolation fault)")
 	return cmd
 }
