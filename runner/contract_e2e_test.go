@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,23 +30,34 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// selfZip packages this test binary as the probe, once per test binary.
+// selfZip packages a plain (not race-instrumented) build of the probe, once per test binary:
+// environments of the race-built test binary itself are several times heavier and slower.
 var selfZip = func() func(t testing.TB) []byte {
-	var zip []byte
-	var err error
-	done := false
+	var (
+		once sync.Once
+		zip  []byte
+		err  error
+	)
 	return func(t testing.TB) []byte {
 		t.Helper()
-		if !done {
-			done = true
-			var exe string
-			exe, err = os.Executable()
-			if err == nil {
-				zip, err = probefn.ZipExecutable(exe)
+		once.Do(func() {
+			dir, derr := os.MkdirTemp("", "tenantcheck-runner-probe-")
+			if derr != nil {
+				err = derr
+				return
 			}
-		}
+			defer os.RemoveAll(dir)
+			bin := filepath.Join(dir, "bootstrap")
+			build := exec.Command("go", "build", "-o", bin, "github.com/tenantcheck/tenantcheck/probes/testdata/probe")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, berr := build.CombinedOutput(); berr != nil {
+				err = fmt.Errorf("build probe: %w\n%s", berr, out)
+				return
+			}
+			zip, err = probefn.ZipExecutable(bin)
+		})
 		if err != nil {
-			t.Fatalf("package the test binary as the probe: %v", err)
+			t.Fatalf("package the probe: %v", err)
 		}
 		return zip
 	}

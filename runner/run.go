@@ -80,17 +80,14 @@ func (o Options) withDefaults() Options {
 	if o.Timeouts.AsyncReport <= 0 {
 		o.Timeouts.AsyncReport = 10 * time.Second
 	}
-	switch {
-	case o.ErrorRate == 0:
+	// A negative ErrorRate or MaxTimeouts means "none" and stays negative: Run applies the
+	// defaults and Plan applies them again, so turning "none" into 0 here would make the second
+	// pass read it as "unset" and restore the default. The planner treats negative as none.
+	if o.ErrorRate == 0 {
 		o.ErrorRate = 0.05
-	case o.ErrorRate < 0:
-		o.ErrorRate = 0
 	}
-	switch {
-	case o.MaxTimeouts == 0:
+	if o.MaxTimeouts == 0 {
 		o.MaxTimeouts = 2
-	case o.MaxTimeouts < 0:
-		o.MaxTimeouts = 0
 	}
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
