@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -74,6 +75,29 @@ func execute(t *testing.T, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := Execute(ctx, args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// runBinary runs the plain tenantcheck build as its own process: the long end-to-end tests (the
+// fault matrix, replays, the emulator) exercise the real binary and its exit code, without paying
+// the race detector's cost on the target's hot paths (the in-process tests keep that coverage).
+func runBinary(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, probeBinary, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String(), errb.String()
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return ee.ExitCode(), out.String(), errb.String()
+	default:
+		t.Fatalf("run %s %v: %v\nstderr:\n%s", probeBinary, args, err, errb.String())
+		return -1, "", ""
+	}
 }
 
 func readReport(t *testing.T, path string) *reports.Report {
@@ -200,7 +224,7 @@ func TestEmulatorGivesSameVerdict(t *testing.T) {
 			jsonPath := filepath.Join(t.TempDir(), "r.json")
 			// Every area, so the standalone emulator is judged on all of it (its environment cap
 			// is unknown to the runner, so TI-API-010 reports SKIP there).
-			code, out, errOut := execute(t, "run", "--invocations", "120", "--function-timeout", "1s", "--seed", "42",
+			code, out, errOut := runBinary(t, "run", "--invocations", "120", "--function-timeout", "1s", "--seed", "42",
 				"--probe-binary", probeBinary, "--endpoint-url", endpoint, "--format", "json", "--out", jsonPath)
 			want := ExitOK
 			if fault != "" {

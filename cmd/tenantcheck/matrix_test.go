@@ -101,7 +101,7 @@ func TestFaultMatrix(t *testing.T) {
 			if row.fault == "recycle" {
 				args = append(args, "--fault-rate", "1")
 			}
-			code, out, errOut := execute(t, args...)
+			code, out, errOut := runBinary(t, args...)
 			want, ok := wantExit[row.verdict]
 			if !ok {
 				t.Fatalf("docs/FAULTS.md: verdict %q of %s is not FAIL, INCONCLUSIVE or WARN", row.verdict, row.fault)
@@ -158,7 +158,7 @@ func TestHealthyTargetNoFalsePositives(t *testing.T) {
 	// A small CI sample of the selftest's false-positive measurement: distinct seeds, no FAIL.
 	for _, seed := range []string{"101", "202"} {
 		args := []string{"run", "--checks", "isolation", "--invocations", "150", "--function-timeout", "1s", "--seed", seed, "--schedule", "ping-pong,burst,random,async", "--probe-binary", probeBinary}
-		if code, out, errOut := execute(t, args...); code != ExitOK {
+		if code, out, errOut := runBinary(t, args...); code != ExitOK {
 			t.Errorf("seed %s: exit %d\n%s\n%s", seed, code, out, errOut)
 		}
 	}
@@ -168,7 +168,7 @@ func TestSelftestSample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("several full runs")
 	}
-	code, out, errOut := execute(t, "selftest", "--runs", "1", "--power-runs", "1", "--rates", "0.2", "--probe-binary", probeBinary,
+	code, out, errOut := runBinary(t, "selftest", "--runs", "1", "--power-runs", "1", "--rates", "0.2", "--probe-binary", probeBinary,
 		"--invocations", "100", "--schedule", "ping-pong,random")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -188,7 +188,7 @@ func TestReplaySameSeedSameFailure(t *testing.T) {
 	}
 	run := func() (string, []string) {
 		jsonPath := filepath.Join(t.TempDir(), "r.json")
-		code, out, errOut := execute(t, "run", "--checks", "isolation", "--probe-binary", probeBinary, "--fault", "recycle", "--fault-rate", "0.05", "--schedule", "ping-pong",
+		code, out, errOut := runBinary(t, "run", "--checks", "isolation", "--probe-binary", probeBinary, "--fault", "recycle", "--fault-rate", "0.05", "--schedule", "ping-pong",
 			"--invocations", "150", "--seed", "4242", "--format", "json", "--out", jsonPath)
 		if code != ExitFail {
 			t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
