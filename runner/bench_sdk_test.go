@@ -102,6 +102,7 @@ func BenchmarkRunnerOverheadVsBareSDK(b *testing.B) {
 // bareInvoke is the baseline: one synchronous Invoke with a minimal probe event and nothing
 // around it but a success check. It returns the probe's report, undecoded.
 func bareInvoke(b *testing.B, ctx context.Context, c *lambda.Client, fn, tenant string, seq int64) []byte {
+	b.Helper()
 	payload, err := json.Marshal(probes.Event{Schema: probes.SchemaVersion, RunID: "bare", Tenant: tenant, Seq: seq})
 	if err != nil {
 		b.Fatalf("encode event: %v", err)
