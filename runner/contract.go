@@ -250,6 +250,8 @@ type contractRun struct {
 	obs    *ContractObservations
 	// created lists the functions to delete, in creation order.
 	created []string
+	// uncertain lists functions whose CreateFunction failed on our side: they may exist.
+	uncertain []string
 }
 
 func (r *contractRun) fail(format string, args ...any) {

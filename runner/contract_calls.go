@@ -54,6 +54,9 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) 
 	out, err := r.c.CreateFunction(dctx, in)
 	call.Duration = time.Since(call.Start)
 	if err != nil {
+		// A create cut short on our side (context cancelled, connection lost) may still
+		// complete on the target's: cleanup looks for it too.
+		r.uncertain = append(r.uncertain, name)
 		r.recordErr(&call, mapSDKError("create function "+name, err))
 		if perTenant {
 			r.obs.Echo = append(r.obs.Echo, call)

@@ -43,7 +43,37 @@ func (r *contractRun) cleanup(ctx context.Context) error {
 		}
 	}
 	r.created = nil
+	for _, name := range r.uncertain {
+		if err := r.deleteIfAppears(cctx, name); err != nil {
+			r.fail("delete function %s: %v", name, err)
+			errs = append(errs, fmt.Errorf("contract: delete function %s (left behind): %w", name, err))
+		}
+	}
+	r.uncertain = nil
 	return errors.Join(errs...)
+}
+
+// deleteIfAppears deletes a function whose creation we abandoned. The target may still be
+// processing the create, so a not-found answer is retried for a bounded while before it is
+// believed.
+func (r *contractRun) deleteIfAppears(ctx context.Context, name string) error {
+	const tries, pause = 10, 200 * time.Millisecond
+	for i := 0; i < tries; i++ {
+		_, err := r.c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name)})
+		var nf *types.ResourceNotFoundException
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &nf) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+	}
+	return nil
 }
 
 // maxListPages bounds the ListFunctions walk in accounts with many functions.
