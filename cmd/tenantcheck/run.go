@@ -69,7 +69,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.function, "function", "", "use this already deployed probe function instead of deploying one")
 	fl.StringVar(&f.qualifier, "qualifier", "", "version or alias of --function to invoke")
 	fl.IntVar(&f.tenants, "tenants", 6, "fresh random tenants per run (adversarial pairs are added on top)")
-	fl.IntVar(&f.invocations, "invocations", 600, "invocations in total, across all schedules")
+	fl.IntVar(&f.invocations, "invocations", 800, "invocations in total, across all schedules")
 	fl.IntVar(&f.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&f.schedules, "schedule", runner.AllSchedules(), "schedules to run, in order")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for tenants and interleaving (default: random; printed for replay)")

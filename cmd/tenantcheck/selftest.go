@@ -52,7 +52,7 @@ Exit 1 if any healthy run FAILed.`,
 	fl.IntVar(&st.powerRuns, "power-runs", 40, "runs per recycle rate")
 	fl.Float64SliceVar(&st.rates, "rates", []float64{0.05, 0.01}, "recycle fault rates to measure")
 	fl.Int64Var(&st.firstSeed, "seed", 1, "seed of the first run; run i uses seed+i")
-	fl.IntVar(&st.run.invocations, "invocations", 600, "invocations per run")
+	fl.IntVar(&st.run.invocations, "invocations", 800, "invocations per run")
 	fl.IntVar(&st.run.tenants, "tenants", 6, "fresh tenants per run")
 	fl.IntVar(&st.run.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&st.run.schedules, "schedule", nil, "schedules (default: all)")
