@@ -350,7 +350,7 @@ func evaluateRefusal(obs *runner.Observations, pick func(*runner.ContractObserva
 			t.fail(c, "%s (%s %s) answered %s, want 400 %s", what, c.Op, c.Case, callOutcome(c), codeInvalidParam)
 		}
 	}
-	return t.result(fmt.Sprintf("%s refused with 400 %s", plural(t.judged, what, what+"s"), codeInvalidParam))
+	return t.result(fmt.Sprintf("%s refused with 400 %s", plural(t.judged, "call", "calls")+" ("+what+")", codeInvalidParam))
 }
 
 // evaluateTenantShape (INV-02, INV-08): valid IDs accepted, invalid ones answered 400. The
