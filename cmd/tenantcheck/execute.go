@@ -44,6 +44,8 @@ type session struct {
 	client   *lambda.Client
 	awsCfg   *aws.Config
 	function string
+	// role is the execution role of functions the contract phase creates (AWS: the stack's).
+	role     string
 	zip      []byte
 	cleanups []func(context.Context) error
 }
@@ -62,7 +64,7 @@ func (s *session) logf(format string, args ...any) {
 // checks need, judge, and take down everything it created, in reverse order, whatever happened
 // in between (Ctrl-C included: cleanups run on a context detached from the cancelled one).
 func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io.Writer) (rep *reports.Report, retErr error) {
-	s := &session{f: f, stderr: stderr, checks: checks}
+	s := &session{f: f, stderr: stderr, checks: checks, role: f.role}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
@@ -214,7 +216,7 @@ func (s *session) standUp(ctx context.Context) error {
 			}
 			return nil
 		})
-		s.function = st.FunctionName
+		s.function, s.role = st.FunctionName, st.Plan.ExecRoleARN()
 		return nil
 	}
 	t0 := time.Now()
@@ -364,6 +366,7 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 	}
 	opts := runner.ContractOptions{
 		Zip:                zip,
+		Role:               s.role,
 		Function:           s.function,
 		Qualifier:          s.f.qualifier,
 		Seed:               s.f.seed,

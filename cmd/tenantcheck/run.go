@@ -51,6 +51,8 @@ type runFlags struct {
 	s3Faults []string
 	// probeBinary, when set, is deployed as the probe instead of this executable.
 	probeBinary string
+	// role is the execution role for functions the contract phase creates.
+	role string
 }
 
 func newRunCmd() *cobra.Command {
@@ -89,6 +91,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 service for the s3 area (default: a local SeaweedFS started for the run; with --aws: AWS)")
 	fl.StringVar(&f.stsEndpoint, "sts-endpoint", "", "STS service for the s3 area (default: the --s3-endpoint)")
 	fl.DurationVar(&f.logsWait, "logs-wait", 10*time.Second, "how long to wait for log ingestion before judging the logs area (use ~90s on AWS)")
+	fl.StringVar(&f.role, "role", "", "execution role ARN for the functions the contract phase creates (needed on AWS with --function; --aws without --function uses the deployed stack's)")
 	fl.StringVar(&f.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one (e.g. a linux build for another CPU)")
 	fl.BoolVar(&f.noBuild, "no-build", false, "never build SeaweedFS: if it is not built yet, the s3 area reports SKIP")
 	f.target.register(cmd)
