@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,13 +56,14 @@ func TestSelectFoundFitsBudget(t *testing.T) {
 		for seq := int64(1); seq <= 300; seq++ {
 			c := Canary{Nonce: randomHex(), RunID: "run", Tenant: long, ContextTenant: long, EnvID: randomHex(),
 				RequestID: randomHex(), Seq: seq, Place: place}
-			if seq == 5 && i%2 == 0 {
+			if seq == 300 && i%2 == 0 {
 				c.Tenant = strings.Repeat("x", 256)
 			}
 			all = append(all, Found{Canary: c, Place: place, Where: "/some/where/" + c.Nonce})
 		}
 	}
-	out, truncated := selectFound(all, "run", long, long)
+	// Read by another run, every canary is foreign: the size budget alone must bound the report.
+	out, truncated := selectFound(all, "another-run", long, long)
 	if !truncated {
 		t.Error("truncated = false")
 	}
@@ -85,5 +87,33 @@ func TestSelectFoundFitsBudget(t *testing.T) {
 		if foreign[place] != (i%2 == 0) {
 			t.Errorf("%s: foreign canary kept = %v, want %v", place, foreign[place], i%2 == 0)
 		}
+	}
+}
+
+func TestSelectFoundKeepsFewOwnAndEveryForeign(t *testing.T) {
+	var all []Found
+	for seq := int64(1); seq <= 300; seq++ {
+		c := Canary{Nonce: randomHex(), RunID: "run", Tenant: "me", ContextTenant: "me", Seq: seq, Place: PlaceTmp}
+		if seq == 7 {
+			c.Tenant = "someone-else"
+		}
+		all = append(all, Found{Canary: c, Place: PlaceTmp, Where: "/tmp/" + c.Nonce})
+	}
+	out, truncated := selectFound(all, "run", "me", "me")
+	if truncated {
+		t.Error("dropping own canaries is not truncation of evidence")
+	}
+	var own []int64
+	foreign := 0
+	for _, f := range out {
+		if f.Canary.Tenant == "me" {
+			own = append(own, f.Canary.Seq)
+		} else {
+			foreign++
+		}
+	}
+	slices.Sort(own)
+	if foreign != 1 || !slices.Equal(own, []int64{299, 300}) {
+		t.Errorf("kept own %v and %d foreign, want own [299 300] and 1 foreign", own, foreign)
 	}
 }

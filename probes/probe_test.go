@@ -186,7 +186,8 @@ func TestBackgroundCanaryAppearsAfterDelay(t *testing.T) {
 	var seq int64 = 3
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); seq++ {
 		time.Sleep(delay / 4)
-		rep := mustHandle(t, p, Event{RunID: runID, Tenant: "a", Seq: seq}, "r")
+		// Another tenant looks, so tenant a's background canary is foreign and always reported.
+		rep := mustHandle(t, p, Event{RunID: runID, Tenant: "b", Seq: seq}, "r")
 		for _, f := range foundFor(rep, runID, PlaceBackground) {
 			if f.Canary.Seq == 1 {
 				if time.Since(planted) < delay {
@@ -378,7 +379,7 @@ func waitGone(t *testing.T, pid string) {
 	t.Errorf("sleeper %s still running", pid)
 }
 
-func TestFileScanCapsAndKeepsForeign(t *testing.T) {
+func TestFileScanKeepsForeignAndNewestOwn(t *testing.T) {
 	r := newRoots(t)
 	runID := randomHex()
 	fs := &fileStore{where: PlaceTmp, dir: r.tmp}
@@ -398,8 +399,8 @@ func TestFileScanCapsAndKeepsForeign(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := foundFor(rep, runID, PlaceTmp)
-	if len(got) != maxFoundPerPlace || !rep.Truncated {
-		t.Fatalf("found %d (truncated=%v), want %d and truncated", len(got), rep.Truncated, maxFoundPerPlace)
+	if len(got) != maxOwnPerPlace+1 || rep.Truncated {
+		t.Fatalf("found %d (truncated=%v), want the %d newest own and the foreign one, untruncated", len(got), rep.Truncated, maxOwnPerPlace)
 	}
 	if !slices.ContainsFunc(got, func(f Found) bool { return f.Canary.Tenant == "someone-else" }) {
 		t.Error("the foreign canary was dropped by the cap")
