@@ -63,6 +63,24 @@ var selfZip = func() func(t testing.TB) []byte {
 	}
 }()
 
+// pingPong deploys the probe on c and runs a short, error-free ping-pong schedule between two
+// tenants: the common first half of the end-to-end tests that judge one area.
+func pingPong(t *testing.T, ctx context.Context, c *lambda.Client, seed int64) *runner.Observations {
+	t.Helper()
+	d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 5 * time.Second, PerTenant: true})
+	if err != nil {
+		t.Fatalf("deploy probe: %v", err)
+	}
+	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: c}, runner.RetryPolicy{}), runner.Options{
+		Function: d.Name, Tenants: 2, Invocations: 24, Schedules: []string{runner.SchedulePingPong},
+		Seed: seed, ErrorRate: -1, MaxTimeouts: -1,
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return obs
+}
+
 // builtin starts the built-in target with cfg and returns a client for it.
 func builtin(t *testing.T, cfg local.Config) (*local.Server, *lambda.Client) {
 	t.Helper()

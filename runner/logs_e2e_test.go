@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/local"
-	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
@@ -19,22 +18,12 @@ func runLogged(t *testing.T, faults ...string) map[string]reports.CheckResult {
 	srv, c := builtin(t, local.Config{Faults: faults, FaultRate: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 5 * time.Second, PerTenant: true})
-	if err != nil {
-		t.Fatalf("deploy probe: %v", err)
-	}
-	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: c}, runner.RetryPolicy{}), runner.Options{
-		Function: d.Name, Tenants: 2, Invocations: 24, Schedules: []string{runner.SchedulePingPong},
-		Seed: 11, ErrorRate: -1, MaxTimeouts: -1,
-	})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	obs := pingPong(t, ctx, c, 11)
 	logs, err := runner.NewLogsClient(ctx, srv.Endpoint(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.CollectLogs(ctx, logs, d.Name, obs, 20*time.Second); err != nil {
+	if err := runner.CollectLogs(ctx, logs, obs.Target.Function, obs, 20*time.Second); err != nil {
 		t.Fatalf("collect logs: %v", err)
 	}
 	t.Logf("run %s, logs read in %s over %d polls", obs.Elapsed.Round(time.Millisecond), obs.Logs.Waited.Round(time.Millisecond), obs.Logs.Polls)

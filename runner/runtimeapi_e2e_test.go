@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/local"
-	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -48,17 +47,7 @@ func TestRuntimeAPIPeersOnBuiltinTarget(t *testing.T) {
 			if iso != nil && iso.Missing["runtime-api"] != "" {
 				t.Skipf("this host cannot guard the Runtime API: %s", iso.Missing["runtime-api"])
 			}
-			d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 5 * time.Second, PerTenant: true})
-			if err != nil {
-				t.Fatalf("deploy probe: %v", err)
-			}
-			obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: c}, runner.RetryPolicy{}), runner.Options{
-				Function: d.Name, Tenants: 2, Invocations: 24, Schedules: []string{runner.SchedulePingPong},
-				Seed: 3, ErrorRate: -1, MaxTimeouts: -1,
-			})
-			if err != nil {
-				t.Fatalf("run: %v", err)
-			}
+			obs := pingPong(t, ctx, c, 3)
 			obs.Target.Isolation = iso
 
 			attempts := 0
