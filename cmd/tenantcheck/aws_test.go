@@ -41,7 +41,7 @@ func TestAWSCommandsUsage(t *testing.T) {
 		{"deploy rejects an arch", []string{"deploy", "--arch", "sparc", "--region", "eu-west-1"}, ExitIncomplete, "", "--arch"},
 		{"deploy needs a region", []string{"deploy", "--dry-run"}, ExitIncomplete, "", "no region"},
 		{"deploy dry run prints the plan", []string{"deploy", "--dry-run", "--region", "eu-west-1", "--run-id", "20260101-d0d0d0d0d0d0", "--journal-dir", dir}, ExitOK,
-			"8. create AWS::Lambda::Function  tenantcheck-20260101-d0d0d0d0d0d0-probe", ""},
+			"12. create AWS::Lambda::Function  tenantcheck-20260101-d0d0d0d0d0d0-probe", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := execute(t, tt.args...)
