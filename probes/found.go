@@ -63,6 +63,12 @@ func compareFound(a, b Found) int {
 // foreign to this invocation (another run, tenant, or context tenant) before its own, and newer
 // before older, so a capped report still shows a leak; truncated says something was dropped.
 func selectFound(all []Found, runID, tenant, ctxTenant string) ([]Found, bool) {
+	return selectFoundWithin(all, runID, tenant, ctxTenant, foundBudget)
+}
+
+// selectFoundWithin is selectFound with an explicit size budget, so a channel with a smaller
+// limit than a response (a log line) can cut the same way: foreign canaries last to go.
+func selectFoundWithin(all []Found, runID, tenant, ctxTenant string, budget int) ([]Found, bool) {
 	foreign := func(f Found) bool {
 		return f.Canary.RunID != runID || f.Canary.Tenant != tenant || f.Canary.ContextTenant != ctxTenant
 	}
@@ -110,7 +116,7 @@ func selectFound(all []Found, runID, tenant, ctxTenant string) ([]Found, bool) {
 			}
 			kept += n
 		}
-		if size <= foundBudget || limit == 1 {
+		if size <= budget || limit == 1 {
 			out := make([]Found, 0, kept)
 			for _, fs := range byPlace {
 				if len(fs) > limit {

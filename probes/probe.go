@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +56,9 @@ type Probe struct {
 	logs *invocationLog
 	// s3creds holds fingerprints of the S3 credentials received (see handleS3).
 	s3creds *s3CredCache
+	// reportMu makes each report line one uninterrupted Write even on a writer that does not
+	// serialise writes itself (os.Stdout does, per file descriptor).
+	reportMu sync.Mutex
 }
 
 // config is per-Probe configuration; there is deliberately no package-level configuration.
@@ -61,8 +67,11 @@ type config struct {
 	logStream                                                string
 	runtimeAPI                                               string
 	childExe                                                 string
-	timeoutOvershoot, sleeperInterval                        time.Duration
-	exit                                                     func(code int)
+	// reportOut receives report lines (Event.ReportLog); standard output, which the target
+	// captures into the environment's log stream.
+	reportOut                         io.Writer
+	timeoutOvershoot, sleeperInterval time.Duration
+	exit                              func(code int)
 	// isolated gives the Probe fresh "careless globals" instead of the package-level ones,
 	// so tests in one binary do not see each other's canaries.
 	isolated bool
@@ -126,6 +135,7 @@ func New(opts ...Option) *Probe {
 		timeoutOvershoot: 2 * time.Second,
 		sleeperInterval:  20 * time.Millisecond,
 		exit:             os.Exit,
+		reportOut:        os.Stdout,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -222,11 +232,22 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		}
 	}
 
+	// Both deliveries send the report as it stands now; a failure of either is recorded only
+	// on the returned copy.
+	var postErrs []string
 	if ev.ReportURL != "" {
 		if err := p.post(ev.ReportURL, rep); err != nil {
-			rep.PostError = err.Error()
+			postErrs = append(postErrs, err.Error())
 			log.Printf("tenantcheck probe: %v", err)
 		}
+	}
+	if ev.ReportLog {
+		if err := p.logReport(rep); err != nil {
+			postErrs = append(postErrs, err.Error())
+		}
+	}
+	if len(postErrs) > 0 {
+		rep.PostError = strings.Join(postErrs, "; ")
 	}
 	hold(ctx, ev.Hold)
 	return p.act(ctx, ev, rep)
@@ -335,4 +356,22 @@ func randomHex() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// logReport writes rep as one report line (see ReportLogLine) with a single Write, so lines of
+// concurrent invocations, and the runtime's own lines, cannot interleave with it: os.Stdout
+// holds its file descriptor's lock for a whole Write, and reportMu covers other writers. A
+// report too big for a line is written as an error line instead, and the error is returned.
+func (p *Probe) logReport(rep *Report) error {
+	line, _, lineErr := ReportLogLine(rep)
+	p.reportMu.Lock()
+	_, err := p.cfg.reportOut.Write(line)
+	p.reportMu.Unlock()
+	switch {
+	case lineErr != nil:
+		return fmt.Errorf("log report: %w", lineErr)
+	case err != nil:
+		return fmt.Errorf("log report: write: %w", err)
+	}
+	return nil
 }

@@ -42,6 +42,12 @@ type Event struct {
 	// ReportURL, when set, is a loopback URL the probe POSTs its Report to. Event (async)
 	// invocations have no response body, so this is how their reports reach the runner.
 	ReportURL string `json:"reportUrl,omitempty"`
+	// ReportLog, when set, makes the probe write its Report to standard output as one log
+	// line (see ReportLogLine). That is the async report channel that works on AWS, where the
+	// probe cannot reach the runner's loopback: the runner reads the line back through the
+	// CloudWatch Logs API. A probe too old to know the field ignores it and the runner's wait
+	// for the report runs out.
+	ReportLog bool `json:"reportLog,omitempty"`
 	// BackgroundDelay is how long the background goroutine waits before recording its canary.
 	BackgroundDelay time.Duration `json:"backgroundDelayNs,omitempty"`
 	// Hold keeps the invocation running this long after planting (bounded by the function's
@@ -109,7 +115,8 @@ type PlantResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Report is what the probe returns (sync) or posts to Event.ReportURL (async).
+// Report is what the probe returns (sync), posts to Event.ReportURL or logs for Event.ReportLog
+// (async).
 type Report struct {
 	Schema int `json:"schema"`
 	// Identity of the execution environment.
@@ -138,8 +145,9 @@ type Report struct {
 	// Truncated is true when Found was capped (at most 256 per place, 256 KB in all). Canaries
 	// of another tenant or run are kept first, so a capped report still shows a leak.
 	Truncated bool `json:"truncated,omitempty"`
-	// PostError says why posting to Event.ReportURL failed. It is set only on the copy returned
-	// to the caller (a posted copy cannot carry its own delivery result).
+	// PostError says why posting to Event.ReportURL or logging for Event.ReportLog failed. It is
+	// set only on the copy returned to the caller (a delivered copy cannot carry its own
+	// delivery result).
 	PostError string `json:"postError,omitempty"`
 
 	// S3 holds one entry per S3 operation the probe attempted for Event.S3, in order.
@@ -194,8 +202,9 @@ type S3Request struct {
 	Endpoint  string `json:"endpoint,omitempty"`
 	Region    string `json:"region"`
 	PathStyle bool   `json:"pathStyle,omitempty"`
-	// Mechanism says how the credentials were scoped ("session-policy", "session-tags"), so a
-	// finding names the mechanism that failed.
+	// Mechanism says how the credentials were scoped ("session-policy/bucket",
+	// "session-policy/prefix", "session-tags/bucket"), so a finding names the mechanism that
+	// failed.
 	Mechanism   string        `json:"mechanism"`
 	Credentials S3Credentials `json:"credentials"`
 	// Own is the invoking tenant's data; Others are every other tenant's.

@@ -30,7 +30,24 @@ type ContractOptions struct {
 	// Seed fixes the tenant IDs the phase invents.
 	Seed int64
 	// ReportSink starts a loopback sink so Event invocations can report (loopback targets only).
+	// It is the older spelling of AsyncChannel AsyncChannelSink and applies only when
+	// AsyncChannel is empty.
 	ReportSink bool
+	// AsyncChannel selects how Event invocations' reports reach the runner: AsyncChannelSink,
+	// AsyncChannelLogs or AsyncChannelNone; empty means the sink when ReportSink is set, none
+	// otherwise. The logs channel reads each function's default log group (LogGroupName),
+	// which is where the functions this phase creates log.
+	AsyncChannel string
+	// Logs reads the log groups for AsyncChannelLogs (see NewLogsClient).
+	Logs LogsClient
+	// LogGroup, when set, is where every function the phase creates logs (LoggingConfig), and
+	// what the logs channel reads. On AWS it is the probe stack's own log group: the execution
+	// role may write nowhere else, and teardown removes it, so the phase leaves no log group
+	// behind.
+	LogGroup string
+	// Tags are added to every function the phase creates, so a sweep by tag finds one a crash
+	// left behind (on AWS: the stack's run-id tag).
+	Tags map[string]string
 	// CapProbe is the target's environment cap per function. 0 skips the cap probe: the runner
 	// cannot learn a remote target's cap, and guessing would either miss it or cost a fortune.
 	CapProbe int
@@ -47,7 +64,8 @@ type ContractOptions struct {
 	InvokeTimeout time.Duration
 	// DeployTimeout bounds creating a function and waiting for it to be Active. 0 means 5m.
 	DeployTimeout time.Duration
-	// AsyncReportTimeout bounds the wait for an Event invocation's report. 0 means 10s.
+	// AsyncReportTimeout bounds the wait for an Event invocation's report. 0 means 10s with
+	// the sink, 60s with the logs channel.
 	AsyncReportTimeout time.Duration
 }
 
@@ -70,8 +88,12 @@ func (o ContractOptions) withDefaults() ContractOptions {
 	if o.DeployTimeout <= 0 {
 		o.DeployTimeout = 5 * time.Minute
 	}
+	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.AsyncReportTimeout <= 0 {
 		o.AsyncReportTimeout = 10 * time.Second
+		if o.AsyncChannel == AsyncChannelLogs {
+			o.AsyncReportTimeout = logsAsyncReportTimeout
+		}
 	}
 	return o
 }
@@ -121,8 +143,10 @@ type ContractObservations struct {
 	Function string `json:"function"`
 	Ordinary string `json:"ordinary"`
 	Version  string `json:"version,omitempty"`
-	// AsyncReports is true when Event invocations could report back (a sink was running).
-	AsyncReports bool `json:"asyncReports"`
+	// AsyncReports is true when Event invocations could report back (an async channel was
+	// open); AsyncChannel says which (AsyncChannelSink, AsyncChannelLogs).
+	AsyncReports bool   `json:"asyncReports"`
+	AsyncChannel string `json:"asyncChannel,omitempty"`
 	// Cap is the environment cap probed (0: not probed); Hold how long each call held its
 	// environment; CapExtra how many calls were sent beyond the cap.
 	Cap      int           `json:"cap,omitempty"`
@@ -199,14 +223,14 @@ func RunContract(ctx context.Context, c *lambda.Client, opts ContractOptions) (o
 		r.obs.Elapsed = time.Since(r.obs.Started)
 		obs = r.obs
 	}()
-	if opts.ReportSink {
-		sink, err := NewReportSink()
-		if err != nil {
-			return r.obs, fmt.Errorf("contract: %w", err)
-		}
-		defer sink.Close()
-		r.sink = sink
-		r.obs.AsyncReports = true
+	ch, err := openAsyncChannel(opts.AsyncChannel, opts.Logs, opts.LogGroup, r.obs.Started)
+	if err != nil {
+		return r.obs, fmt.Errorf("contract: %w", err)
+	}
+	if ch != nil {
+		defer ch.close()
+		r.reports = ch
+		r.obs.AsyncReports, r.obs.AsyncChannel = true, opts.AsyncChannel
 	}
 	defer func() {
 		if cerr := r.cleanup(ctx); cerr != nil {
@@ -240,14 +264,14 @@ func newNoRetryClient(c *lambda.Client) *lambda.Client {
 }
 
 type contractRun struct {
-	c, raw *lambda.Client
-	inv    *LambdaInvoker
-	opts   ContractOptions
-	runID  string
-	rng    *rand.Rand
-	sink   *ReportSink
-	seq    atomic.Int64 // invocations are concurrent in the batch and cap parts
-	obs    *ContractObservations
+	c, raw  *lambda.Client
+	inv     *LambdaInvoker
+	opts    ContractOptions
+	runID   string
+	rng     *rand.Rand
+	reports asyncChannel // nil: Event invocations cannot report
+	seq     atomic.Int64 // invocations are concurrent in the batch and cap parts
+	obs     *ContractObservations
 	// created lists the functions to delete, in creation order.
 	created []string
 	// uncertain lists functions whose CreateFunction failed on our side: they may exist.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,6 +47,10 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) 
 		MemorySize:   aws.Int32(128),
 		Description:  aws.String("tenantcheck contract phase: deleted when the phase ends"),
 		Tags:         map[string]string{"tenantcheck-run": r.runID},
+	}
+	maps.Copy(in.Tags, r.opts.Tags)
+	if r.opts.LogGroup != "" {
+		in.LoggingConfig = &types.LoggingConfig{LogGroup: aws.String(r.opts.LogGroup)}
 	}
 	if perTenant {
 		in.TenancyConfig = &types.TenancyConfig{TenantIsolationMode: types.TenantIsolationModePerTenant}
@@ -115,7 +120,7 @@ type invokeSpec struct {
 }
 
 // invoke makes one invocation without retries and records it, with the probe's report: from
-// the payload for sync and streamed calls, from the sink for Event calls.
+// the payload for sync and streamed calls, from the async channel for Event calls.
 func (r *contractRun) invoke(ctx context.Context, s invokeSpec) ContractCall {
 	seq := r.seq.Add(1)
 	op := s.op
@@ -128,8 +133,8 @@ func (r *contractRun) invoke(ctx context.Context, s invokeSpec) ContractCall {
 	call := ContractCall{Op: op, Case: s.label, Function: s.function, Qualifier: s.qual, Tenant: s.tenant,
 		HasTenant: s.hasTenant, Async: s.async, Stream: s.stream}
 	ev := probes.Event{Schema: probes.SchemaVersion, RunID: r.runID, Tenant: s.tenant, Seq: seq, Hold: s.hold}
-	if s.async && r.sink != nil {
-		ev.ReportURL = r.sink.ReportURL(r.runID)
+	if s.async && r.reports != nil {
+		r.reports.prepare(&ev)
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -159,12 +164,12 @@ func (r *contractRun) invoke(ctx context.Context, s invokeSpec) ContractCall {
 		return call
 	}
 	if s.async {
-		if r.sink == nil {
+		if r.reports == nil {
 			return call
 		}
-		rep, err := r.sink.wait(ctx, r.runID, seq, r.opts.AsyncReportTimeout)
+		rep, err := r.reports.wait(ctx, s.function, r.runID, seq, r.opts.AsyncReportTimeout)
 		if err != nil {
-			call.Err = fmt.Sprintf("%v: %v", ErrAsyncReportMissing, err)
+			call.Err = asyncErrText(err)
 			return call
 		}
 		call.Report, call.Err = checkReport(rep)

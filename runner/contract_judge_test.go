@@ -56,6 +56,8 @@ func TestContractFaultsAreCaught(t *testing.T) {
 		{"stream-shared", map[string]reports.Status{"TI-API-012": reports.Fail}},
 		{"version-shared", map[string]reports.Status{"TI-API-012": reports.Fail}},
 		{"allow-url", map[string]reports.Status{"TI-API-011": reports.Warn}},
+		// New tenants arriving together: the batch of never-seen tenants and the cap probe's.
+		{"tenant-registration", map[string]reports.Status{"TI-API-007": reports.Fail, "TI-API-010": reports.Fail}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {

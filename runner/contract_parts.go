@@ -254,8 +254,8 @@ func (r *contractRun) coldStarts(ctx context.Context) {
 // async (TI-API-008): a tenant's sync environment exists and is idle; Event invocations of it
 // and of another tenant follow one at a time, each waiting for its report.
 func (r *contractRun) async(ctx context.Context) {
-	if r.sink == nil {
-		r.obs.skip(ContractPartAsync, "no report sink: Event invocations cannot report back from a non-loopback target")
+	if r.reports == nil {
+		r.obs.skip(ContractPartAsync, "no async report channel (report sink or CloudWatch Logs): Event invocations cannot report back")
 		return
 	}
 	pt := r.obs.Function

@@ -19,6 +19,7 @@ import (
 type fakeTarget struct {
 	delay     time.Duration // how long each invocation holds its environment
 	dropAsync bool          // never post async reports
+	logs      *fakeLogs     // where Event invocations asking for it log their report lines
 
 	mu   sync.Mutex
 	idle map[string][]*fakeEnv
@@ -111,7 +112,15 @@ func (f *fakeTarget) Invoke(ctx context.Context, req InvokeRequest) (InvokeRespo
 		go func() {
 			defer f.async.Done()
 			defer f.release(req.Tenant, env)
-			if f.dropAsync || ev.ReportURL == "" {
+			if f.dropAsync {
+				return
+			}
+			if ev.ReportLog && f.logs != nil {
+				if line, _, err := probes.ReportLogLine(&rep); err == nil {
+					f.logs.add(LogGroupName(req.Function), string(line))
+				}
+			}
+			if ev.ReportURL == "" {
 				return
 			}
 			resp, err := f.client.Post(ev.ReportURL, "application/json", bytes.NewReader(body))

@@ -58,6 +58,10 @@ type Observation struct {
 	Stream   bool          `json:"stream,omitempty"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"durationNs"`
+	// ReportDelay is, for an Event invocation whose report arrived, the time from the start of
+	// the invocation to the report's arrival through the async channel: how stale the runner's
+	// view of that environment was (seconds with the logs channel).
+	ReportDelay time.Duration `json:"reportDelayNs,omitempty"`
 
 	StatusCode    int    `json:"statusCode"`
 	FunctionError string `json:"functionError,omitempty"`
@@ -85,6 +89,10 @@ type TargetInfo struct {
 	Isolation *Isolation `json:"isolation,omitempty"`
 	// AsyncReports is true when Event invocations can deliver their reports to the runner.
 	AsyncReports bool `json:"asyncReports"`
+	// AsyncChannel is how they did (AsyncChannelSink, AsyncChannelLogs); empty when they could
+	// not. A report that came through the logs channel arrived seconds late, so the runner
+	// counted its environment busy for longer (fewer opportunities).
+	AsyncChannel string `json:"asyncChannel,omitempty"`
 }
 
 // Isolation is what a local target says it can and cannot isolate on this host.

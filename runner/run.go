@@ -22,7 +22,9 @@ type Timeouts struct {
 	Invoke time.Duration
 	// Phase bounds one schedule; unstarted steps are dropped when it expires. Default 2m.
 	Phase time.Duration
-	// AsyncReport is how long an Event invocation's report may take to reach the sink. Default 10s.
+	// AsyncReport is how long an Event invocation's report may take to reach the runner.
+	// Default 10s with the sink, 60s with the logs channel (CloudWatch makes lines searchable
+	// seconds after they are written).
 	AsyncReport time.Duration
 }
 
@@ -44,8 +46,18 @@ type Options struct {
 	Seed     int64
 	Timeouts Timeouts
 	// ReportSink starts a loopback sink for async reports. Without it Event invocations still
-	// run but can report nothing (Observations.Target.AsyncReports is false).
+	// run but can report nothing (Observations.Target.AsyncReports is false). It is the older
+	// spelling of AsyncChannel AsyncChannelSink and applies only when AsyncChannel is empty.
 	ReportSink bool
+	// AsyncChannel selects how Event invocations' reports reach the runner: AsyncChannelSink,
+	// AsyncChannelLogs or AsyncChannelNone. Empty means AsyncChannelSink when ReportSink is set,
+	// AsyncChannelNone otherwise.
+	AsyncChannel string
+	// Logs reads the function's log group for AsyncChannelLogs (see NewLogsClient).
+	Logs LogsClient
+	// LogGroup is the log group AsyncChannelLogs reads; empty means LogGroupName(Function).
+	// Only a function configured with a custom LoggingConfig.LogGroup needs it.
+	LogGroup string
 	// Stream sends synchronous invocations through InvokeWithResponseStream.
 	Stream bool
 	// ErrorRate is the seeded fraction of invocations turned into an error or crash in every
@@ -77,8 +89,12 @@ func (o Options) withDefaults() Options {
 	if o.Timeouts.Phase <= 0 {
 		o.Timeouts.Phase = 2 * time.Minute
 	}
+	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.Timeouts.AsyncReport <= 0 {
 		o.Timeouts.AsyncReport = 10 * time.Second
+		if o.AsyncChannel == AsyncChannelLogs {
+			o.Timeouts.AsyncReport = logsAsyncReportTimeout
+		}
 	}
 	// A negative ErrorRate or MaxTimeouts means "none" and stays negative: Run applies the
 	// defaults and Plan applies them again, so turning "none" into 0 here would make the second
@@ -96,7 +112,7 @@ func (o Options) withDefaults() Options {
 }
 
 // ErrAsyncReportMissing is recorded (as text, in Observation.Err) when an Event invocation was
-// accepted but its report never reached the sink.
+// accepted but its report never reached the runner through the async channel.
 var ErrAsyncReportMissing = errors.New("async report not received")
 
 // Run executes the selected schedules in order and records every invocation. It returns the
@@ -123,6 +139,10 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 			return nil, fmt.Errorf("run: tenant ID %q violates the API's tenant ID constraints", t.ID)
 		}
 	}
+	// A bad channel choice is an error even when no schedule makes Event invocations.
+	if err := checkAsyncChannel(opts.AsyncChannel, opts.Logs); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
 	phases, err := Plan(opts, tenants)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -136,6 +156,7 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		}
 	}
 
+	started := time.Now()
 	e := &executor{
 		inv:     inv,
 		opts:    opts,
@@ -145,20 +166,25 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		track:   newTracker(len(tenants)),
 		peers:   newPeerBook(opts.Seed),
 	}
-	if opts.ReportSink && hasAsync {
-		sink, err := NewReportSink()
+	if hasAsync {
+		ch, err := openAsyncChannel(opts.AsyncChannel, opts.Logs, opts.LogGroup, started)
 		if err != nil {
 			return nil, fmt.Errorf("run: %w", err)
 		}
-		defer sink.Close()
-		e.sink = sink
+		if ch != nil {
+			defer ch.close()
+			e.async = ch
+		}
 	}
 
 	obs := &Observations{
 		RunID:   runID,
 		Seed:    opts.Seed,
-		Target:  TargetInfo{Function: opts.Function, AsyncReports: e.sink != nil},
-		Started: time.Now(),
+		Target:  TargetInfo{Function: opts.Function, AsyncReports: e.async != nil},
+		Started: started,
+	}
+	if e.async != nil {
+		obs.Target.AsyncChannel = opts.AsyncChannel
 	}
 	for _, t := range tenants {
 		obs.Tenants = append(obs.Tenants, t.ID)
@@ -206,7 +232,7 @@ type executor struct {
 	opts    Options
 	runID   string
 	tenants []Tenant
-	sink    *ReportSink
+	async   asyncChannel // nil: Event invocations cannot report
 	peers   *peerBook
 
 	mu     sync.Mutex // guards issued and track
@@ -298,8 +324,8 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 
 		RuntimeAPIPeers: e.peers.pick(ob.Seq, ob.Tenant, st.Async),
 	}
-	if st.Async && e.sink != nil {
-		ev.ReportURL = e.sink.ReportURL(e.runID)
+	if st.Async && e.async != nil {
+		e.async.prepare(&ev)
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -328,7 +354,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 		e.finish(st.Tenant, err == nil && survives)
 		return
 	}
-	if e.sink == nil {
+	if e.async == nil {
 		// Accepted, but the runner cannot tell when it ran: never count it as idle.
 		e.finish(st.Tenant, false)
 		return
@@ -336,10 +362,11 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 	reports.Add(1)
 	go func() {
 		defer reports.Done()
-		rep, err := e.sink.wait(ctx, e.runID, ob.Seq, e.opts.Timeouts.AsyncReport)
+		rep, err := e.async.wait(ctx, e.opts.Function, e.runID, ob.Seq, e.opts.Timeouts.AsyncReport)
 		if err != nil {
-			ob.Err = fmt.Sprintf("%v: %v", ErrAsyncReportMissing, err)
+			ob.Err = asyncErrText(err)
 		} else {
+			ob.ReportDelay = time.Since(ob.Start)
 			ob.Report, ob.Err = checkReport(rep)
 			e.peers.learn(ob.Tenant, ob.Report)
 		}

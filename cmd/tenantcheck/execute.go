@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/hashicorp/go-multierror"
 
@@ -45,9 +46,16 @@ type session struct {
 	awsCfg   *aws.Config
 	function string
 	// role is the execution role of functions the contract phase creates (AWS: the stack's).
-	role     string
-	zip      []byte
-	cleanups []func(context.Context) error
+	role string
+	// stack is the AWS probe stack under test: the one this run deployed, or the one an
+	// existing tenantcheck-<run>-probe function belongs to. Nil elsewhere.
+	stack *awsstack.Plan
+	zip   []byte
+	// asyncChannel is how Event invocations report back (runner.AsyncChannel*); logs is the
+	// CloudWatch Logs client of the target, for that channel and the logs area.
+	asyncChannel string
+	logs         *cloudwatchlogs.Client
+	cleanups     []func(context.Context) error
 }
 
 func (s *session) defer_(fn func(context.Context) error) { s.cleanups = append(s.cleanups, fn) }
@@ -92,7 +100,9 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 	}
 
 	start := time.Now()
-	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), f.runnerOptions(s.function, stderr))
+	ropts := f.runnerOptions(s.function, stderr)
+	ropts.AsyncChannel, ropts.Logs = s.asyncChannel, s.logs
+	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(start).Round(time.Millisecond))
 	if contract != nil {
 		// Always collected, even after a failed run: the phase deletes its functions on return.
@@ -151,7 +161,6 @@ func (f *runFlags) runnerOptions(function string, stderr io.Writer) runner.Optio
 		Schedules:   f.schedules,
 		Seed:        f.seed,
 		Timeouts:    f.timeouts,
-		ReportSink:  !f.useAWS && (f.endpoint == "" || runner.IsLoopback(f.endpoint)),
 		Progress:    runner.NewProgress(stderr),
 	}
 }
@@ -199,8 +208,14 @@ func (s *session) standUp(ctx context.Context) error {
 		}
 		s.client = c
 	}
+	if err := s.chooseAsyncChannel(ctx); err != nil {
+		return err
+	}
 	s.function = f.function
 	if s.function != "" {
+		if f.useAWS {
+			s.findStack(ctx)
+		}
 		return nil
 	}
 	if f.useAWS {
@@ -216,7 +231,7 @@ func (s *session) standUp(ctx context.Context) error {
 			}
 			return nil
 		})
-		s.function, s.role = st.FunctionName, st.Plan.ExecRoleARN()
+		s.function, s.role, s.stack = st.FunctionName, st.Plan.ExecRoleARN(), st.Plan
 		return nil
 	}
 	t0 := time.Now()
@@ -239,6 +254,77 @@ func (s *session) standUp(ctx context.Context) error {
 	s.function = d.Name
 	s.logf("deployed probe %s (%d KB zip) in %s", d.Name, len(zip)/1024, time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// chooseAsyncChannel resolves --async-channel. auto takes the loopback sink when the target runs
+// on this machine (it can reach 127.0.0.1), CloudWatch Logs on AWS, and nothing for a remote
+// endpoint, whose Logs API may not exist: its async checks then SKIP rather than wait in vain.
+func (s *session) chooseAsyncChannel(ctx context.Context) error {
+	ch := s.f.asyncChannel
+	if ch == "auto" || ch == "" {
+		switch {
+		case s.f.useAWS:
+			ch = runner.AsyncChannelLogs
+		case runner.IsLoopback(s.endpoint):
+			ch = runner.AsyncChannelSink
+		default:
+			ch = runner.AsyncChannelNone
+		}
+	}
+	s.asyncChannel = ch
+	if ch != runner.AsyncChannelLogs {
+		return nil
+	}
+	lc, err := s.logsClient(ctx)
+	if err != nil {
+		return toolError("async reports through logs: %w", err)
+	}
+	s.logs = lc
+	return nil
+}
+
+// logsClient is the CloudWatch Logs client of the target: AWS's with the run's configuration, or
+// the endpoint's.
+func (s *session) logsClient(ctx context.Context) (*cloudwatchlogs.Client, error) {
+	if s.logs != nil {
+		return s.logs, nil
+	}
+	if s.awsCfg != nil {
+		s.logs = cloudwatchlogs.NewFromConfig(*s.awsCfg)
+		return s.logs, nil
+	}
+	lc, err := runner.NewLogsClient(ctx, s.endpoint, s.f.region())
+	if err != nil {
+		return nil, fmt.Errorf("logs client: %w", err)
+	}
+	s.logs = lc
+	return lc, nil
+}
+
+// findStack recognises a --function that `tenantcheck deploy` or the CloudFormation template
+// created (tenantcheck-<run>-probe) and rebuilds its stack's names and ARNs, so the s3 area can
+// use its roles and buckets and the contract phase its execution role. Anything else is tested
+// without them: the s3 area then SKIPs and says why.
+func (s *session) findStack(ctx context.Context) {
+	runID, ok := awsstack.RunIDFromFunction(s.function)
+	if !ok {
+		return
+	}
+	id, err := awsstack.WhoAmI(ctx, *s.awsCfg)
+	if err != nil {
+		s.logf("warning: cannot rebuild the stack of run %s: %v", runID, err)
+		return
+	}
+	plan, err := awsstack.NewPlan(awsstack.Options{RunID: runID, Region: s.awsCfg.Region}, id)
+	if err != nil {
+		s.logf("warning: cannot rebuild the stack of run %s: %v", runID, err)
+		return
+	}
+	s.stack = plan
+	if s.role == "" {
+		s.role = plan.ExecRoleARN()
+	}
+	s.logf("testing the probe stack of run %s (account %s)", runID, plan.Account)
 }
 
 func (s *session) probeZip(ctx context.Context) ([]byte, error) {
@@ -304,7 +390,10 @@ func (s *session) runS3(ctx context.Context, obs *runner.Observations, backend *
 	case f.s3Endpoint != "":
 		opts = s3data.SetupOptions{Endpoint: f.s3Endpoint, STSEndpoint: f.stsEndpoint, Region: f.region(), Tenants: tenants, Shared: true}
 	case f.useAWS:
-		return runner.SkippedS3("the s3 area on --aws needs the deployed stack's broker role wired to the S3 fixture; not done yet (see docs/AWS.md)")
+		if s.stack == nil {
+			return runner.SkippedS3(fmt.Sprintf("function %s is not a tenantcheck probe stack (tenantcheck-<run>-probe), so there are no tenant buckets or broker roles to test with; deploy one with `tenantcheck deploy` or fixtures/awsstack/template.yaml", s.function))
+		}
+		opts = stackS3Options(s.stack, *s.awsCfg, tenants)
 	default:
 		srv, err := backend.wait()
 		if err != nil {
@@ -331,6 +420,23 @@ func (s *session) runS3(ctx context.Context, obs *runner.Observations, backend *
 	return o
 }
 
+// stackS3Options points the s3 fixture at an AWS probe stack: tenant i gets slot i's bucket, is
+// scoped by an inline session policy on the stack's data role, and by its slot's session tag on
+// the broker role. The run's own principal seeds the buckets and plays the authorizer, as the
+// stack's trust policies expect; it is also the admin, so the broker-has-no-S3-rights test does
+// not apply.
+func stackS3Options(p *awsstack.Plan, cfg aws.Config, tenants []string) s3data.SetupOptions {
+	slots := make([]string, len(p.Names.Buckets))
+	for i, b := range p.Names.Buckets {
+		slots[i] = b.Slot
+	}
+	return s3data.SetupOptions{
+		Region: p.Region, Base: &cfg, Tenants: tenants,
+		Buckets: p.TenantBuckets(), RoleARN: p.DataRoleARN(),
+		SessionTags: &s3data.TagScoping{RoleARN: p.BrokerRoleARN(), Key: awsstack.SessionTagSlot, Values: slots},
+	}
+}
+
 // pickTenants chooses the s3 area's tenants from the run's fresh ones, seeded for replay.
 func pickTenants(obs *runner.Observations, seed int64) []string {
 	var fresh []string
@@ -348,9 +454,9 @@ func pickTenants(obs *runner.Observations, seed int64) []string {
 }
 
 func (s *session) collectLogs(ctx context.Context, obs *runner.Observations) {
-	lc, err := runner.NewLogsClient(ctx, s.endpoint, s.f.region())
+	lc, err := s.logsClient(ctx)
 	if err != nil {
-		s.logf("warning: logs client: %v", err)
+		s.logf("warning: %v", err)
 		return
 	}
 	if err := runner.CollectLogs(ctx, lc, s.function, obs, s.f.logsWait); err != nil {
@@ -365,15 +471,24 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 		return nil
 	}
 	opts := runner.ContractOptions{
-		Zip:                zip,
-		Role:               s.role,
-		Function:           s.function,
-		Qualifier:          s.f.qualifier,
-		Seed:               s.f.seed,
-		ReportSink:         !s.f.useAWS && runner.IsLoopback(s.endpoint),
+		Zip:          zip,
+		Role:         s.role,
+		Function:     s.function,
+		Qualifier:    s.f.qualifier,
+		Seed:         s.f.seed,
+		AsyncChannel: s.asyncChannel,
+		Logs:         s.logs,
+		// The phase's functions log where the probe does: on AWS the execution role may write
+		// nowhere else and teardown removes that group; the logs area must (and does) tell
+		// their lines from the isolation run's.
+		LogGroup:           runner.LogGroupName(s.function),
 		InvokeTimeout:      s.f.timeouts.Invoke,
 		DeployTimeout:      s.f.deployTimout,
 		AsyncReportTimeout: s.f.timeouts.AsyncReport,
+	}
+	if s.stack != nil {
+		opts.Tags = s.stack.Tags()
+		opts.LogGroup = s.stack.Names.LogGroup
 	}
 	if s.f.endpoint == "" && !s.f.useAWS {
 		// The built-in target's cap is known, and its cold starts take milliseconds, so the

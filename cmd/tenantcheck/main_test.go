@@ -70,11 +70,7 @@ func quickRun(extra ...string) []string {
 
 func execute(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code := Execute(ctx, args, &out, &errb)
-	return code, out.String(), errb.String()
+	return executeWithin(t, 3*time.Minute, args...)
 }
 
 // runBinary runs the plain tenantcheck build as its own process: the long end-to-end tests (the

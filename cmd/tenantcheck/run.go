@@ -53,6 +53,8 @@ type runFlags struct {
 	probeBinary string
 	// role is the execution role for functions the contract phase creates.
 	role string
+	// asyncChannel is --async-channel: auto, sink, logs or none.
+	asyncChannel string
 }
 
 func newRunCmd() *cobra.Command {
@@ -82,7 +84,8 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.DurationVar(&f.fnTimeout, "function-timeout", time.Second, "timeout of the deployed probe function (the errors schedule waits it out)")
 	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", 30*time.Second, "timeout of one invocation, retries included")
 	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", 2*time.Minute, "timeout of one schedule")
-	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 10*time.Second, "how long to wait for an Event invocation's report")
+	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 0, "how long to wait for an Event invocation's report (default 10s through the sink, 60s through logs)")
+	fl.StringVar(&f.asyncChannel, "async-channel", "auto", "how Event invocations report back: sink (loopback HTTP; local targets), logs (CloudWatch Logs FilterLogEvents), none (async checks SKIP), or auto (sink on loopback, logs with --aws, none otherwise)")
 	fl.DurationVar(&f.deployTimout, "deploy-timeout", 5*time.Minute, "timeout for deploying the probe and waiting until it is Active")
 	fl.BoolVar(&f.useAWS, "aws", false, "test a real AWS account: deploy the probe stack, run, tear down (see docs/AWS.md)")
 	f.aws.register(cmd)
@@ -90,7 +93,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and how many invocations it would make, then exit")
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 service for the s3 area (default: a local SeaweedFS started for the run; with --aws: AWS)")
 	fl.StringVar(&f.stsEndpoint, "sts-endpoint", "", "STS service for the s3 area (default: the --s3-endpoint)")
-	fl.DurationVar(&f.logsWait, "logs-wait", 10*time.Second, "how long to wait for log ingestion before judging the logs area (use ~90s on AWS)")
+	fl.DurationVar(&f.logsWait, "logs-wait", 10*time.Second, "how long to wait for log ingestion before judging the logs area (default 90s with --aws, where ingestion lags)")
 	fl.StringVar(&f.role, "role", "", "execution role ARN for the functions the contract phase creates (needed on AWS with --function; --aws without --function uses the deployed stack's)")
 	fl.StringVar(&f.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one (e.g. a linux build for another CPU)")
 	fl.BoolVar(&f.noBuild, "no-build", false, "never build SeaweedFS: if it is not built yet, the s3 area reports SKIP")
@@ -201,6 +204,20 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	}
 	if f.endpoint != "" && !strings.HasPrefix(f.endpoint, "http://") && !strings.HasPrefix(f.endpoint, "https://") {
 		return usageError("--endpoint-url %q: want an http:// or https:// URL", f.endpoint)
+	}
+	if f.useAWS && !cmd.Flags().Changed("logs-wait") {
+		f.logsWait = 90 * time.Second
+	}
+	switch f.asyncChannel {
+	case "auto", runner.AsyncChannelSink, runner.AsyncChannelLogs, runner.AsyncChannelNone:
+	default:
+		return usageError("--async-channel %q: want auto, sink, logs or none", f.asyncChannel)
+	}
+	if f.asyncChannel == runner.AsyncChannelSink && (f.useAWS || (f.endpoint != "" && !runner.IsLoopback(f.endpoint))) {
+		return usageError("--async-channel sink needs a target on this machine: the probe posts to 127.0.0.1; use logs")
+	}
+	if f.timeouts.AsyncReport < 0 {
+		return usageError("--async-report-timeout %s: must not be negative", f.timeouts.AsyncReport)
 	}
 	if err := runner.ValidateSchedules(f.schedules); err != nil {
 		return usageError("--schedule: %w", err)

@@ -1,0 +1,368 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// Values of Options.AsyncChannel and ContractOptions.AsyncChannel: how the reports of Event
+// invocations, which have no response body, reach the runner.
+const (
+	// AsyncChannelSink: the probe POSTs its report to a loopback ReportSink. Works only when the
+	// runner and the target share loopback (the built-in target, local emulators).
+	AsyncChannelSink = "sink"
+	// AsyncChannelLogs: the probe writes its report to its log (probes.Event.ReportLog) and the
+	// runner reads it back through the CloudWatch Logs API. Works on AWS, and on any target
+	// that serves FilterLogEvents with JSON filter patterns (the built-in target does).
+	AsyncChannelLogs = "logs"
+	// AsyncChannelNone: Event invocations are made, but their reports are not collected.
+	AsyncChannelNone = "none"
+)
+
+const (
+	// logsAsyncReportTimeout is the default report wait of the logs channel: CloudWatch takes
+	// seconds, sometimes tens of seconds, to make a line searchable.
+	logsAsyncReportTimeout = 60 * time.Second
+	// logPollFirst and logPollMax are the first and the longest pause between two reads of a
+	// log group while someone waits. FilterLogEvents is rate-limited per account and region, so
+	// the pause backs off whenever a read brings nothing new.
+	logPollFirst = 250 * time.Millisecond
+	logPollMax   = 2 * time.Second
+	// logPollTimeout bounds one read (all its pages).
+	logPollTimeout = 30 * time.Second
+)
+
+// asyncChannel is how an Event invocation's report reaches the runner, so Run and RunContract
+// do not care which channel a target allows.
+type asyncChannel interface {
+	// prepare sets the event fields that tell the probe where to deliver its report; ev.RunID
+	// is already set.
+	prepare(ev *probes.Event)
+	// wait returns the report of invocation (runID, seq) of function, waiting up to timeout.
+	// Every error wraps ErrAsyncReportMissing.
+	wait(ctx context.Context, function, runID string, seq int64, timeout time.Duration) (*probes.Report, error)
+	close() error
+}
+
+// openAsyncChannel starts the channel named by name; nil (and no error) for AsyncChannelNone.
+// group is the log group of the logs channel, "" for each function's default group.
+func openAsyncChannel(name string, logs LogsClient, group string, since time.Time) (asyncChannel, error) {
+	if err := checkAsyncChannel(name, logs); err != nil {
+		return nil, err
+	}
+	switch name {
+	case AsyncChannelNone:
+		return nil, nil
+	case AsyncChannelSink:
+		s, err := NewReportSink()
+		if err != nil {
+			return nil, err
+		}
+		return sinkChannel{s}, nil
+	default:
+		return newLogChannel(logs, group, since), nil
+	}
+}
+
+// checkAsyncChannel refuses an unknown channel name, and the logs channel without a client.
+func checkAsyncChannel(name string, logs LogsClient) error {
+	switch name {
+	case AsyncChannelNone, AsyncChannelSink:
+		return nil
+	case AsyncChannelLogs:
+		if logs == nil {
+			return errors.New("async channel logs needs a CloudWatch Logs client")
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown async channel %q (want %s, %s or %s)", name, AsyncChannelSink, AsyncChannelLogs, AsyncChannelNone)
+}
+
+// resolveAsyncChannel maps the options to a channel name: an explicit choice wins, otherwise
+// the older ReportSink flag means the sink.
+func resolveAsyncChannel(channel string, sink bool) string {
+	switch {
+	case channel != "":
+		return channel
+	case sink:
+		return AsyncChannelSink
+	}
+	return AsyncChannelNone
+}
+
+// asyncErrText is what an observation records for a report that did not arrive.
+func asyncErrText(err error) string {
+	if errors.Is(err, ErrAsyncReportMissing) {
+		return err.Error()
+	}
+	return fmt.Sprintf("%v: %v", ErrAsyncReportMissing, err)
+}
+
+// sinkChannel is the ReportSink as an asyncChannel.
+type sinkChannel struct{ s *ReportSink }
+
+func (c sinkChannel) prepare(ev *probes.Event) { ev.ReportURL = c.s.ReportURL(ev.RunID) }
+
+func (c sinkChannel) wait(ctx context.Context, _ string, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
+	rep, err := c.s.wait(ctx, runID, seq, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAsyncReportMissing, err)
+	}
+	return rep, nil
+}
+
+func (c sinkChannel) close() error { return c.s.Close() }
+
+// logChannel collects report lines (probes.ReportLogLine) from the functions' log groups.
+//
+// One poller per (log group, run) reads FilterLogEvents with probes.ReportLogPattern from the
+// run's start, only while at least one wait is pending, so a run with many Event invocations in
+// flight makes one stream of reads, not one per invocation. Every read covers the whole window
+// again, because CloudWatch may make an early line searchable after a later one; lines already
+// seen are recognised by event ID. The first line of an invocation answers it; later ones (Lambda
+// retrying an Event invocation) are counted as duplicates, as the sink does.
+type logChannel struct {
+	client  LogsClient
+	group   string // "" means LogGroupName of the waited-for function
+	sinceMs int64
+	// pollFirst and pollMax are logPollFirst and logPollMax; tests shorten them.
+	pollFirst, pollMax time.Duration
+
+	ctx     context.Context // cancelled by close: stops pollers and waits
+	cancel  context.CancelFunc
+	pollers sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	entries map[sinkKey]*logEntry
+	polls   map[pollKey]*logPoller
+	seen    map[string]bool // event IDs already taken in
+	ignored int             // lines the filter returned that were not this run's reports
+}
+
+type logEntry struct {
+	arrived chan struct{} // closed when rep or logErr is set
+	rep     *probes.Report
+	logErr  *probes.ReportLogError
+	dups    int
+}
+
+// result is the entry's answer to a wait; the caller holds the channel's mu.
+func (e *logEntry) result() (*probes.Report, error) {
+	if e.logErr != nil {
+		return nil, fmt.Errorf("%w: %s", ErrAsyncReportMissing, e.logErr)
+	}
+	return e.rep, nil
+}
+
+type pollKey struct{ group, runID string }
+
+// logPoller is the state of one (group, run) poller; the channel's mu guards it.
+type logPoller struct {
+	waiters int
+	polls   int
+	lastErr error
+}
+
+func newLogChannel(client LogsClient, group string, since time.Time) *logChannel {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &logChannel{
+		client: client, group: group, sinceMs: since.Add(-clockSkew).UnixMilli(),
+		pollFirst: logPollFirst, pollMax: logPollMax, ctx: ctx, cancel: cancel,
+		entries: map[sinkKey]*logEntry{}, polls: map[pollKey]*logPoller{}, seen: map[string]bool{},
+	}
+}
+
+func (c *logChannel) prepare(ev *probes.Event) { ev.ReportLog = true }
+
+func (c *logChannel) entryLocked(k sinkKey) *logEntry {
+	e, ok := c.entries[k]
+	if !ok {
+		e = &logEntry{arrived: make(chan struct{})}
+		c.entries[k] = e
+	}
+	return e
+}
+
+func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
+	group := c.group
+	if group == "" {
+		group = LogGroupName(function)
+	}
+	k := pollKey{group, runID}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: the log channel is closed", ErrAsyncReportMissing)
+	}
+	e := c.entryLocked(sinkKey{runID, seq})
+	select {
+	case <-e.arrived: // taken in by a read made for another wait
+		defer c.mu.Unlock()
+		return e.result()
+	default:
+	}
+	p := c.polls[k]
+	if p == nil {
+		p = &logPoller{}
+		c.polls[k] = p
+		c.pollers.Add(1)
+		go c.run(k, p)
+	}
+	p.waiters++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		p.waiters--
+		c.mu.Unlock()
+	}()
+
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-e.arrived:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return e.result()
+	case <-t.C:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		why := ""
+		if p.lastErr != nil {
+			why = fmt.Sprintf("; last read: %v", p.lastErr)
+		}
+		return nil, fmt.Errorf("%w: no report line in log group %s within %v (%d reads%s)",
+			ErrAsyncReportMissing, group, timeout, p.polls, why)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrAsyncReportMissing, ctx.Err())
+	case <-c.ctx.Done():
+		return nil, fmt.Errorf("%w: the log channel was closed", ErrAsyncReportMissing)
+	}
+}
+
+// run reads k's log group until nobody waits on it any more. The number of reads is bounded by
+// the waits: each wait is bounded by its timeout, and every read is at least pollFirst apart.
+func (c *logChannel) run(k pollKey, p *logPoller) {
+	defer c.pollers.Done()
+	pause := c.pollFirst
+	for {
+		if sleepCtx(c.ctx, pause) != nil {
+			return
+		}
+		c.mu.Lock()
+		if p.waiters == 0 {
+			// Deleted under the same lock a new wait takes to look for a poller, so a wait
+			// either finds this one still counting it or starts its own.
+			delete(c.polls, k)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		fresh, err := c.poll(k)
+		c.mu.Lock()
+		p.polls++
+		p.lastErr = err
+		c.mu.Unlock()
+		if fresh > 0 {
+			pause = c.pollFirst // reports are flowing: the next ones are probably close behind
+		} else {
+			pause = min(2*pause, c.pollMax)
+		}
+	}
+}
+
+// poll reads the report lines of k once and returns how many new ones it took in. A log group
+// that does not exist yet (no invocation has logged) is not an error.
+func (c *logChannel) poll(k pollKey) (int, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, logPollTimeout)
+	defer cancel()
+	in := &cloudwatchlogs.FilterLogEventsInput{
+		LogGroupName:  aws.String(k.group),
+		StartTime:     aws.Int64(c.sinceMs),
+		FilterPattern: aws.String(probes.ReportLogPattern(k.runID)),
+	}
+	fresh := 0
+	err := forEachFiltered(ctx, c.client, in, func(e types.FilteredLogEvent) bool {
+		if c.take(k.runID, e) {
+			fresh++
+		}
+		return true
+	})
+	if err != nil && isNotFound(err) {
+		return fresh, fmt.Errorf("log group %s does not exist yet", k.group)
+	}
+	return fresh, err
+}
+
+// take records one filtered event; it reports whether the event was a line not seen before.
+func (c *logChannel) take(runID string, e types.FilteredLogEvent) bool {
+	msg := aws.ToString(e.Message)
+	id := aws.ToString(e.EventId)
+	if id == "" { // not every emulator sends IDs: the event's own content then identifies it
+		sum := sha256.Sum256([]byte(msg))
+		id = aws.ToString(e.LogStreamName) + "/" + strconv.FormatInt(aws.ToInt64(e.Timestamp), 10) + "/" + string(sum[:])
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[id] {
+		return false
+	}
+	c.seen[id] = true
+	rep, logErr, ok := probes.ParseReportLog(msg)
+	var gotRun string
+	var seq int64
+	switch {
+	case rep != nil:
+		gotRun, seq = rep.RunID, rep.Seq
+	case logErr != nil:
+		gotRun, seq = logErr.RunID, logErr.Seq
+	}
+	if !ok || gotRun != runID {
+		// The filter is the target's: a sloppy one must not make another run's line (or a
+		// line that merely quotes a run ID) answer this run's invocation.
+		c.ignored++
+		return false
+	}
+	en := c.entryLocked(sinkKey{runID, seq})
+	if en.rep != nil || en.logErr != nil {
+		en.dups++
+		return true
+	}
+	en.rep, en.logErr = rep, logErr
+	close(en.arrived)
+	return true
+}
+
+// duplicates counts report lines beyond the first for the same invocation of run runID.
+func (c *logChannel) duplicates(runID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, e := range c.entries {
+		if k.runID == runID {
+			n += e.dups
+		}
+	}
+	return n
+}
+
+// close stops every poller and ends pending waits.
+func (c *logChannel) close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.pollers.Wait()
+	return nil
+}
