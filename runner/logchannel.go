@@ -145,25 +145,10 @@ type logChannel struct {
 
 	mu      sync.Mutex
 	closed  bool
-	entries map[sinkKey]*logEntry
+	entries arrivals
 	polls   map[pollKey]*logPoller
 	seen    map[string]bool // event IDs already taken in
 	ignored int             // lines the filter returned that were not this run's reports
-}
-
-type logEntry struct {
-	arrived chan struct{} // closed when rep or logErr is set
-	rep     *probes.Report
-	logErr  *probes.ReportLogError
-	dups    int
-}
-
-// result is the entry's answer to a wait; the caller holds the channel's mu.
-func (e *logEntry) result() (*probes.Report, error) {
-	if e.logErr != nil {
-		return nil, fmt.Errorf("%w: %s", ErrAsyncReportMissing, e.logErr)
-	}
-	return e.rep, nil
 }
 
 type pollKey struct{ group, runID string }
@@ -180,20 +165,11 @@ func newLogChannel(client LogsClient, group string, since time.Time) *logChannel
 	return &logChannel{
 		client: client, group: group, sinceMs: since.Add(-clockSkew).UnixMilli(),
 		pollFirst: logPollFirst, pollMax: logPollMax, ctx: ctx, cancel: cancel,
-		entries: map[sinkKey]*logEntry{}, polls: map[pollKey]*logPoller{}, seen: map[string]bool{},
+		entries: arrivals{}, polls: map[pollKey]*logPoller{}, seen: map[string]bool{},
 	}
 }
 
 func (c *logChannel) prepare(ev *probes.Event) { ev.ReportLog = true }
-
-func (c *logChannel) entryLocked(k sinkKey) *logEntry {
-	e, ok := c.entries[k]
-	if !ok {
-		e = &logEntry{arrived: make(chan struct{})}
-		c.entries[k] = e
-	}
-	return e
-}
 
 func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
 	group := c.group
@@ -206,7 +182,7 @@ func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: the log channel is closed", ErrAsyncReportMissing)
 	}
-	e := c.entryLocked(sinkKey{runID, seq})
+	e := c.entries.entry(sinkKey{runID, seq})
 	select {
 	case <-e.arrived: // taken in by a read made for another wait
 		defer c.mu.Unlock()
@@ -334,13 +310,7 @@ func (c *logChannel) take(runID string, e types.FilteredLogEvent) bool {
 		c.ignored++
 		return false
 	}
-	en := c.entryLocked(sinkKey{runID, seq})
-	if en.rep != nil || en.logErr != nil {
-		en.dups++
-		return true
-	}
-	en.rep, en.logErr = rep, logErr
-	close(en.arrived)
+	c.entries.record(sinkKey{runID, seq}, rep, logErr)
 	return true
 }
 
@@ -348,13 +318,7 @@ func (c *logChannel) take(runID string, e types.FilteredLogEvent) bool {
 func (c *logChannel) duplicates(runID string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := 0
-	for k, e := range c.entries {
-		if k.runID == runID {
-			n += e.dups
-		}
-	}
-	return n
+	return c.entries.duplicates(runID)
 }
 
 // close stops every poller and ends pending waits.

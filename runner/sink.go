@@ -26,18 +26,7 @@ type ReportSink struct {
 	srv *http.Server
 
 	mu      sync.Mutex
-	entries map[sinkKey]*sinkEntry
-}
-
-type sinkKey struct {
-	runID string
-	seq   int64
-}
-
-type sinkEntry struct {
-	arrived chan struct{} // closed when rep is set
-	rep     *probes.Report
-	dups    int
+	entries arrivals
 }
 
 // NewReportSink starts the sink on 127.0.0.1 with an ephemeral port.
@@ -46,7 +35,7 @@ func NewReportSink() (*ReportSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report sink: listen: %w", err)
 	}
-	s := &ReportSink{ln: ln, entries: map[sinkKey]*sinkEntry{}}
+	s := &ReportSink{ln: ln, entries: arrivals{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /report/{runID}", s.handle)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
@@ -78,26 +67,9 @@ func (s *ReportSink) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	e := s.entryLocked(sinkKey{runID, rep.Seq})
-	if e.rep == nil {
-		e.rep = &rep
-		close(e.arrived)
-	} else {
-		// Lambda retries failed Event invocations; the first report is the one that answers
-		// the runner's invocation, later ones are counted, not kept.
-		e.dups++
-	}
+	s.entries.record(sinkKey{runID, rep.Seq}, &rep, nil)
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *ReportSink) entryLocked(k sinkKey) *sinkEntry {
-	e, ok := s.entries[k]
-	if !ok {
-		e = &sinkEntry{arrived: make(chan struct{})}
-		s.entries[k] = e
-	}
-	return e
 }
 
 // Wait returns the report of (runID, seq), waiting up to timeout for it to arrive; false means
@@ -109,7 +81,7 @@ func (s *ReportSink) Wait(runID string, seq int64, timeout time.Duration) (*prob
 
 func (s *ReportSink) wait(ctx context.Context, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
 	s.mu.Lock()
-	e := s.entryLocked(sinkKey{runID, seq})
+	e := s.entries.entry(sinkKey{runID, seq})
 	s.mu.Unlock()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -130,13 +102,7 @@ func (s *ReportSink) wait(ctx context.Context, runID string, seq int64, timeout 
 func (s *ReportSink) Duplicates(runID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for k, e := range s.entries {
-		if k.runID == runID {
-			n += e.dups
-		}
-	}
-	return n
+	return s.entries.duplicates(runID)
 }
 
 // Close stops the server; reports posted afterwards are refused by the closed listener.

@@ -69,9 +69,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// figures is the common tail of every reason, so a reader can weigh any status.
+// figures is the common tail of every reason, so a reader can weigh any status. Invocations that
+// failed are named: each one is a probe report the verdict could not use, and a target that
+// refuses some tenants' calls must not look as well sampled as one that served them all.
 func (st runStats) figures() string {
-	return fmt.Sprintf("%d invocations, %d warm, %d opportunities", st.invocations, st.warm, st.opportunities)
+	s := fmt.Sprintf("%d invocations, %d warm, %d opportunities", st.invocations, st.warm, st.opportunities)
+	if st.errored > 0 {
+		s += fmt.Sprintf(", %d failed", st.errored)
+		if st.throttled > 0 {
+			s += fmt.Sprintf(" (%d throttled after retries)", st.throttled)
+		}
+	}
+	return s
 }
 
 // noReports is the ERROR every check returns when there is nothing to judge.
