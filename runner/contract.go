@@ -169,10 +169,19 @@ type ContractObservations struct {
 	// Skipped names parts that were not exercised ("async", "cap", "version", "stream"),
 	// with the reason, so a check can SKIP with it.
 	Skipped map[string]string `json:"skipped,omitempty"`
+	// NotRun, when set, says why the whole phase did not run; every contract check SKIPs
+	// with it.
+	NotRun string `json:"notRun,omitempty"`
 	// Errors are setup and cleanup problems (deploy, publish, delete).
 	Errors  []string      `json:"errors,omitempty"`
 	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+// SkippedContract records that the contract phase could not run, so its checks SKIP with the
+// reason instead of a generic one.
+func SkippedContract(reason string) *ContractObservations {
+	return &ContractObservations{NotRun: reason, Started: time.Now()}
 }
 
 func (o *ContractObservations) skip(part, reason string) {

@@ -105,6 +105,9 @@ func contractOf(obs *runner.Observations) (*runner.ContractObservations, *report
 	if obs.Contract == nil {
 		return nil, &reports.CheckResult{Status: reports.Skip, Reason: "contract phase not run"}
 	}
+	if obs.Contract.NotRun != "" {
+		return nil, &reports.CheckResult{Status: reports.Skip, Reason: "contract phase not run: " + obs.Contract.NotRun}
+	}
 	return obs.Contract, nil
 }
 

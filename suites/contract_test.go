@@ -114,10 +114,21 @@ func TestContractChecksPassOnHealthyTarget(t *testing.T) {
 }
 
 func TestContractChecksSkipWithoutPhase(t *testing.T) {
-	for _, r := range Evaluate(contractChecks(), &runner.Observations{}) {
-		if r.Status != reports.Skip || r.Reason != "contract phase not run" {
-			t.Errorf("%s: %s %q, want SKIP \"contract phase not run\"", r.ID, r.Status, r.Reason)
-		}
+	for _, tt := range []struct {
+		name string
+		obs  *runner.Observations
+		want string
+	}{
+		{"no phase", &runner.Observations{}, "contract phase not run"},
+		{"phase could not run", &runner.Observations{Contract: runner.SkippedContract("needs --role")}, "contract phase not run: needs --role"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, r := range Evaluate(contractChecks(), tt.obs) {
+				if r.Status != reports.Skip || r.Reason != tt.want {
+					t.Errorf("%s: %s %q, want SKIP %q", r.ID, r.Status, r.Reason, tt.want)
+				}
+			}
+		})
 	}
 }
 

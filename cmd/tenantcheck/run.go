@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -55,6 +56,8 @@ type runFlags struct {
 	role string
 	// asyncChannel is --async-channel: auto, sink, logs or none.
 	asyncChannel string
+	// runID names the stack `run --aws` deploys (default: a fresh one).
+	runID string
 }
 
 func newRunCmd() *cobra.Command {
@@ -89,6 +92,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.DurationVar(&f.deployTimout, "deploy-timeout", 5*time.Minute, "timeout for deploying the probe and waiting until it is Active")
 	fl.BoolVar(&f.useAWS, "aws", false, "test a real AWS account: deploy the probe stack, run, tear down (see docs/AWS.md)")
 	f.aws.register(cmd)
+	fl.StringVar(&f.runID, "run-id", "", "with --aws: run ID of the stack to deploy (default: date and random suffix)")
 	fl.StringVar(&f.arch, "arch", "arm64", "with --aws: Lambda architecture of the probe, arm64 or x86_64")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and how many invocations it would make, then exit")
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 service for the s3 area (default: a local SeaweedFS started for the run; with --aws: AWS)")
@@ -201,6 +205,17 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	}
 	if f.arch != "arm64" && f.arch != "x86_64" {
 		return usageError("--arch %q: want arm64 or x86_64", f.arch)
+	}
+	if f.runID != "" {
+		switch {
+		case !f.useAWS:
+			return usageError("--run-id names the stack `run --aws` deploys; it has no meaning without --aws")
+		case f.function != "":
+			return usageError("--run-id and --function are exclusive: --function tenantcheck-<run>-probe already names the run")
+		}
+		if err := awsstack.ValidateRunID(f.runID); err != nil {
+			return usageError("--run-id: %w", err)
+		}
 	}
 	if f.endpoint != "" && !strings.HasPrefix(f.endpoint, "http://") && !strings.HasPrefix(f.endpoint, "https://") {
 		return usageError("--endpoint-url %q: want an http:// or https:// URL", f.endpoint)
