@@ -68,7 +68,11 @@ type S3Options struct {
 // S3Observations is the record of the S3 phase, the input of the s3 area's checks.
 type S3Observations struct {
 	// Skipped says why the phase did not run (no backend); the s3 checks then SKIP with it.
-	Skipped      string         `json:"skipped,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
+	// Failed says why a phase that should have run could not (its backend failed to start, or
+	// laying out tenant data or minting credentials failed, throttling included); the s3
+	// checks then report ERROR with it, never SKIP, so a gate on the exit code does not pass.
+	Failed       string         `json:"failed,omitempty"`
 	Backend      string         `json:"backend,omitempty"`
 	Duration     time.Duration  `json:"durationNs,omitempty"`
 	Faults       []string       `json:"faults,omitempty"`
@@ -86,6 +90,12 @@ type S3Observations struct {
 // of passing on nothing.
 func SkippedS3(reason string) *S3Observations {
 	return &S3Observations{Skipped: reason, Started: time.Now()}
+}
+
+// FailedS3 records that the S3 phase should have run but could not, so the checks report
+// ERROR with the reason.
+func FailedS3(reason string) *S3Observations {
+	return &S3Observations{Failed: reason, Started: time.Now()}
 }
 
 // RunS3 invokes the function once per tenant, mechanism and round with the tenant's minted

@@ -64,8 +64,8 @@ type s3Attempt struct {
 }
 
 // s3Phase returns the S3 observations, or the result to give when there is nothing to judge:
-// SKIP when the phase did not run (never PASS on a missing backend), ERROR when no invocation
-// produced a report with attempts.
+// SKIP when the phase did not run (never PASS on a missing backend), ERROR when it failed to set
+// up or no invocation produced a report with attempts.
 func s3Phase(obs *runner.Observations) (*runner.S3Observations, []s3Attempt, *reports.CheckResult) {
 	s := obs.S3
 	switch {
@@ -73,6 +73,8 @@ func s3Phase(obs *runner.Observations) (*runner.S3Observations, []s3Attempt, *re
 		return nil, nil, &reports.CheckResult{Status: reports.Skip, Reason: "the S3 phase was not run (no S3 backend configured)"}
 	case s.Skipped != "":
 		return nil, nil, &reports.CheckResult{Status: reports.Skip, Reason: s.Skipped}
+	case s.Failed != "":
+		return nil, nil, &reports.CheckResult{Status: reports.Error, Reason: "the S3 phase could not run: " + s.Failed}
 	}
 	var out []s3Attempt
 	failed := 0

@@ -80,6 +80,9 @@ func TestS3Checks(t *testing.T) {
 		{"phase not run", func(o *runner.Observations) { o.S3 = nil }, [4]reports.Status{s, s, s, s}},
 		{"backend missing", func(o *runner.Observations) { o.S3 = runner.SkippedS3("SeaweedFS is not built: run `go build ...`") },
 			[4]reports.Status{s, s, s, s}},
+		{"setup throttled", func(o *runner.Observations) {
+			o.S3 = runner.FailedS3("could not lay out tenant data: AssumeRole: Throttling: Rate exceeded")
+		}, [4]reports.Status{e, e, e, e}},
 		{"broad credentials", func(o *runner.Observations) {
 			eachS3Attempt(o, func(_ string, a *probes.S3Attempt) {
 				if !a.Own {

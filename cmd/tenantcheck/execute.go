@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -400,15 +401,18 @@ func (s *session) runS3(ctx context.Context, obs *runner.Observations, backend *
 		opts = stackS3Options(s.stack, *s.awsCfg, tenants)
 	default:
 		srv, err := backend.wait()
-		if err != nil {
+		if errors.Is(err, seaweed.ErrNotBuilt) {
 			return runner.SkippedS3(err.Error())
+		}
+		if err != nil {
+			return runner.FailedS3(err.Error())
 		}
 		opts = s3data.ForSeaweed(srv, tenants)
 	}
 	opts.Faults, opts.RunID = f.s3Faults, obs.RunID
 	fx, err := s3data.Setup(ctx, opts)
 	if err != nil {
-		return runner.SkippedS3(fmt.Sprintf("could not lay out tenant data: %v", err))
+		return runner.FailedS3(fmt.Sprintf("could not lay out tenant data: %v", err))
 	}
 	s.defer_(func(ctx context.Context) error {
 		if err := fx.Teardown(ctx); err != nil {
