@@ -58,6 +58,10 @@ type ContractOptions struct {
 	// NewTenants is the size of the never-seen tenant batch (TI-API-007) and of the cold-start
 	// series (TI-API-009). 0 means 6.
 	NewTenants int
+	// Arch is the Lambda architecture of Zip ("arm64", "x86_64"), set on every function the
+	// phase creates: a function left at the service's default (x86_64) cannot start an arm64
+	// binary. Empty leaves it to the target's default.
+	Arch string
 	// FunctionTimeout of the functions the phase creates; must exceed Hold. 0 means 15s.
 	FunctionTimeout time.Duration
 	// InvokeTimeout bounds one call. 0 means 30s.

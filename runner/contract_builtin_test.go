@@ -1,8 +1,15 @@
 package runner_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
 
@@ -150,5 +158,71 @@ func TestRunContractSkipsWhatItCannotReach(t *testing.T) {
 	_, err = c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String(co.Function)})
 	if err == nil {
 		t.Errorf("function %s still exists", co.Function)
+	}
+}
+
+// createRecorder keeps the body of every CreateFunction request a client sends.
+type createRecorder struct {
+	next interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	mu    sync.Mutex
+	posts []map[string]any
+}
+
+func (r *createRecorder) Do(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.TrimSuffix(req.URL.Path, "/") == "/2015-03-31/functions" && req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.posts = append(r.posts, m)
+		r.mu.Unlock()
+	}
+	return r.next.Do(req)
+}
+
+// TestRunContractFunctionsFollowTheStack: the functions the phase creates carry what a deployed
+// stack needs of them: the zip's architecture (AWS defaults to x86_64, which cannot start an
+// arm64 zip), the stack's tags (so a sweep finds one a crash left), and the stack's log group
+// (the only one its execution role may write).
+func TestRunContractFunctionsFollowTheStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts environments")
+	}
+	_, c := builtin(t, local.Config{})
+	rec := &createRecorder{}
+	c = lambda.New(c.Options(), func(o *lambda.Options) { rec.next = o.HTTPClient; o.HTTPClient = rec })
+	arch := probefn.LambdaArch(runtime.GOARCH)
+	opts := contractOpts(t, 0)
+	opts.Arch, opts.LogGroup = arch, "/aws/lambda/tenantcheck-20260101-d0d0d0d0d0d0-probe"
+	opts.Tags = map[string]string{"tenantcheck:run-id": "20260101-d0d0d0d0d0d0"}
+	co, err := runner.RunContract(context.Background(), c, opts)
+	if err != nil {
+		t.Fatalf("RunContract: %v", err)
+	}
+	if len(rec.posts) != 2 {
+		t.Fatalf("%d CreateFunction calls, want 2 (PER_TENANT and ordinary)", len(rec.posts))
+	}
+	for _, p := range rec.posts {
+		name := p["FunctionName"]
+		if got := fmt.Sprint(p["Architectures"]); got != "["+arch+"]" {
+			t.Errorf("%s: Architectures %s, want [%s]", name, got, arch)
+		}
+		if tags, _ := p["Tags"].(map[string]any); tags["tenantcheck:run-id"] != "20260101-d0d0d0d0d0d0" || tags["tenantcheck-run"] == nil {
+			t.Errorf("%s: tags %v lack the stack's run-id tag or the phase's own", name, p["Tags"])
+		}
+		if lc, _ := p["LoggingConfig"].(map[string]any); lc["LogGroup"] != opts.LogGroup {
+			t.Errorf("%s: LoggingConfig %v, want LogGroup %s", name, p["LoggingConfig"], opts.LogGroup)
+		}
+	}
+	if len(co.Errors) != 0 {
+		t.Errorf("phase errors: %v", co.Errors)
 	}
 }

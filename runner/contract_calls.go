@@ -49,6 +49,9 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) 
 		Tags:         map[string]string{"tenantcheck-run": r.runID},
 	}
 	maps.Copy(in.Tags, r.opts.Tags)
+	if r.opts.Arch != "" {
+		in.Architectures = []types.Architecture{types.Architecture(r.opts.Arch)}
+	}
 	if r.opts.LogGroup != "" {
 		in.LoggingConfig = &types.LoggingConfig{LogGroup: aws.String(r.opts.LogGroup)}
 	}

@@ -332,6 +332,17 @@ func (s *session) findStack(ctx context.Context) {
 	s.logf("testing the probe stack of run %s (account %s)", runID, plan.Account)
 }
 
+// zipArch is the Lambda architecture to give the functions the contract phase creates from
+// probeZip: on AWS the zip is built for --arch (and --probe-binary must be built for it too),
+// and a function left at AWS's default x86_64 could not start an arm64 zip. Other targets keep
+// their default: the built-in one runs this machine's binary whatever the field says.
+func (s *session) zipArch() string {
+	if s.f.useAWS {
+		return s.f.arch
+	}
+	return ""
+}
+
 func (s *session) probeZip(ctx context.Context) ([]byte, error) {
 	if s.zip != nil {
 		return s.zip, nil
@@ -485,6 +496,7 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 	}
 	opts := runner.ContractOptions{
 		Zip:          zip,
+		Arch:         s.zipArch(),
 		Role:         s.role,
 		Function:     s.function,
 		Qualifier:    s.f.qualifier,

@@ -78,10 +78,19 @@ func execute(t *testing.T, args ...string) (int, string, string) {
 // the race detector's cost on the target's hot paths (the in-process tests keep that coverage).
 func runBinary(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runBinaryEnv(t, nil, args...)
+}
+
+// runBinaryEnv is runBinary with the child's whole environment given explicitly (nil: this
+// process's), for tests that point the CLI at stand-in services through environment variables
+// and must not leak the developer's own configuration into it.
+func runBinaryEnv(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, probeBinary, args...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	var ee *exec.ExitError
