@@ -242,6 +242,8 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 		// deployedAfter is the step after which the whole stack must exist (-1: never checked).
 		deployedAfter int
 		runID         string // "" when run --aws picks it
+		// noRun marks a case without a suite run: no report and no teardown to check.
+		noRun bool
 	}{
 		{
 			name: "deploy, run --function, teardown, sweep",
@@ -251,9 +253,9 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				// Sweep finds the whole stack by its tag: a log group, three roles with an inline
 				// policy each, four buckets and the function.
 				{args: []string{"sweep", "--dry-run", "--run-id", fixedRunID}, stdout: "would delete AWS::Lambda::Function", wouldDelete: 12},
-				// --arch although the function exists: the contract phase packages its own
-				// functions for --arch (default arm64) but creates them without Architectures
-				// (x86_64 on AWS, the host's here), so without it they cannot start.
+				// --arch although the function exists: the contract phase packages and creates
+				// functions of its own for --arch (default arm64), and the built-in target runs
+				// them as this machine's processes.
 				{args: []string{"run", "--aws", "--function", "tenantcheck-" + fixedRunID + "-probe", "--arch", arch, "--skip", "s3",
 					"--invocations", "150", "--logs-wait", "10s", "--format", "json", "--out", "{report}"}},
 				{args: []string{"teardown", "--run-id", fixedRunID, "--journal-dir", "{journals}"}, stdout: "run " + fixedRunID + " torn down"},
@@ -270,6 +272,20 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				{args: []string{"sweep", "--dry-run"}, stdout: "no tenantcheck resources found"},
 			},
 			deployedAfter: -1,
+		},
+		{
+			// As after a crash that lost the journal: sweep alone must find the stack by its tag and
+			// delete all of it, buckets emptied first, in dependency order.
+			name: "deploy, then sweep --yes without the journal",
+			steps: []step{
+				{args: []string{"deploy", "--region", localRegion, "--arch", arch, "--run-id", fixedRunID, "--journal-dir", "{journals}"},
+					stdout: "run-id: " + fixedRunID + "\n"},
+				{args: []string{"sweep", "--yes", "--run-id", fixedRunID}, stdout: "swept 12 resources"},
+				{args: []string{"sweep", "--dry-run"}, stdout: "no tenantcheck resources found"},
+			},
+			deployedAfter: 0,
+			runID:         fixedRunID,
+			noRun:         true,
 		},
 	}
 	for _, tt := range tests {
@@ -301,6 +317,12 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				if i == tt.deployedAfter {
 					si.assertDeployed(t, tt.runID)
 				}
+			}
+			if tt.noRun {
+				if h := si.holdings(t); len(h) != 0 {
+					t.Errorf("the stand-ins still hold resources after the sweep: %v", h)
+				}
+				return
 			}
 			runID := tt.runID
 			if runID == "" {
