@@ -280,7 +280,7 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 			steps: []step{
 				{args: []string{"deploy", "--region", localRegion, "--arch", arch, "--run-id", fixedRunID, "--journal-dir", "{journals}"},
 					stdout: "run-id: " + fixedRunID + "\n"},
-				{args: []string{"sweep", "--yes", "--run-id", fixedRunID}, stdout: "swept 12 resources"},
+				{args: []string{"sweep", "--yes", "--run-id", fixedRunID, "--journal-dir", "{journals}"}, stdout: "swept 12 resources"},
 				{args: []string{"sweep", "--dry-run"}, stdout: "no tenantcheck resources found"},
 			},
 			deployedAfter: 0,
@@ -321,6 +321,9 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 			if tt.noRun {
 				if h := si.holdings(t); len(h) != 0 {
 					t.Errorf("the stand-ins still hold resources after the sweep: %v", h)
+				}
+				if ids, err := awsstack.ListJournals(journals); err != nil || len(ids) != 0 {
+					t.Errorf("the swept run's journal was kept: %v, %v", ids, err)
 				}
 				return
 			}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
@@ -67,6 +69,9 @@ are never touched. This is destructive and account-wide: it refuses to run witho
 				return toolError("sweep deleted %d resources, but some could not be listed: %w", len(found), findErr)
 			}
 			fmt.Fprintf(out, "swept %d resources\n", len(found))
+			if err := forgetSweptJournals(af.journalDir, cfg.Region, found, cmd.ErrOrStderr()); err != nil {
+				return toolError("sweep deleted every resource, but: %w", err)
+			}
 			return nil
 		},
 	}
@@ -75,4 +80,34 @@ are never touched. This is destructive and account-wide: it refuses to run witho
 	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be deleted and delete nothing")
 	return cmd
+}
+
+// forgetSweptJournals removes the journals of the runs a sweep has just removed completely in
+// region, so `teardown` stops listing runs that no longer exist. A journal of the same run ID
+// in another region is kept: the sweep saw only this one.
+func forgetSweptJournals(dir, region string, swept []awsstack.Leftover, stderr io.Writer) error {
+	if dir == "" {
+		var err error
+		if dir, err = awsstack.DefaultJournalDir(); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	var errs error
+	for _, l := range swept {
+		if l.RunID == "" || seen[l.RunID] {
+			continue
+		}
+		seen[l.RunID] = true
+		j, err := awsstack.OpenJournal(dir, l.RunID)
+		if err != nil || j.Region() != region {
+			continue // no journal of this run here (the usual case for a sweep)
+		}
+		if err := j.Discard(); err != nil {
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stderr, "tenantcheck: forgot the journal of swept run %s (%s)\n", l.RunID, j.Path())
+	}
+	return errs
 }
