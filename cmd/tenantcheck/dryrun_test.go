@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,22 +29,7 @@ func TestRunDryRunGolden(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 			}
-			golden := filepath.Join("testdata", "dryrun", tt.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run with -update to create): %v", err)
-			}
-			if out != string(want) {
-				t.Errorf("dry run differs from %s (run with -update if intended):\n%s", golden, out)
-			}
+			assertGolden(t, filepath.Join("testdata", "dryrun", tt.name+".golden"), out)
 		})
 	}
 }

@@ -200,8 +200,16 @@ func TestChecksListGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden := filepath.Join("testdata", "checks.golden")
+	assertGolden(t, filepath.Join("testdata", "checks.golden"), out)
+}
+
+// assertGolden compares out with the golden file, rewriting it first under -update.
+func assertGolden(t *testing.T, golden, out string) {
+	t.Helper()
 	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +219,7 @@ func TestChecksListGolden(t *testing.T) {
 		t.Fatalf("read golden (run with -update to create): %v", err)
 	}
 	if out != string(want) {
-		t.Errorf("checks output differs from %s (run with -update if intended):\n%s", golden, out)
+		t.Errorf("output differs from %s (run with -update if intended):\n%s", golden, out)
 	}
 }
 
