@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/tenantcheck/tenantcheck/probes"
 )
 
 // LogsClient is the part of the CloudWatch Logs API that CollectLogs uses. *cloudwatchlogs.Client
@@ -44,6 +46,10 @@ type LogsObservation struct {
 	Streams []LogStream `json:"streams"`
 	// Filters holds, per run tenant, what FilterLogEvents returned for { $.tenantId = "<t>" }.
 	Filters []TenantFilter `json:"filters,omitempty"`
+	// ReportLines counts the probe's async report lines (probes.ReportLogLine): tenantcheck's
+	// own transport through the log, not the function's logging, so they are left out of
+	// Streams rather than judged as application lines.
+	ReportLines int `json:"reportLines,omitempty"`
 	// Truncated is true when the event cap was reached; later events were dropped.
 	Truncated bool `json:"truncated,omitempty"`
 	// Err says why collection stopped early (an API error other than "not yet there").
@@ -231,6 +237,10 @@ func (c *collector) poll(ctx context.Context) error {
 }
 
 func (c *collector) add(stream string, ts int64, msg string) {
+	if isReportLine(msg) {
+		c.lo.ReportLines++
+		return
+	}
 	if id, ok := reportRequestID(msg); ok {
 		c.reports[id] = true
 	}
@@ -245,6 +255,12 @@ func (c *collector) add(stream string, ts int64, msg string) {
 		c.lo.Streams = append(c.lo.Streams, LogStream{Name: stream})
 	}
 	c.lo.Streams[i].Events = append(c.lo.Streams[i].Events, ev)
+}
+
+// isReportLine recognises a probe report line by its one top-level key, without decoding it.
+func isReportLine(msg string) bool {
+	msg = strings.TrimLeft(msg, " \t")
+	return strings.HasPrefix(msg, `{"`+probes.ReportLogKey+`":`) || strings.HasPrefix(msg, `{"`+probes.ReportLogErrorKey+`":`)
 }
 
 func (c *collector) missing(expected []string) []string {

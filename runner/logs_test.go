@@ -91,6 +91,12 @@ func TestCollectLogsComplete(t *testing.T) {
 	d.invocation("s-blue", "r2", "blue")
 	d.invocation("s-green", "r3", "green")
 	d.write("/aws/lambda/other", "x", platform("platform.report", "r9", "blue"))
+	// An async report line (the logs channel) is tenantcheck's transport, not an app line.
+	rep, _, err := probes.ReportLogLine(&probes.Report{RunID: "run1", Tenant: "green", Seq: 9, RequestID: "r9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.write("/aws/lambda/probe", "s-green", strings.TrimSuffix(string(rep), "\n"))
 	obs := runObs([2]string{"r1", "blue"}, [2]string{"r2", "blue"}, [2]string{"r3", "green"})
 	if err := CollectLogs(context.Background(), logsClient(t, d.dir), "arn:aws:lambda:us-east-1:1:function:probe:live", obs, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -108,8 +114,8 @@ func TestCollectLogsComplete(t *testing.T) {
 	for _, s := range lo.Streams {
 		counts[s.Name] = len(s.Events)
 	}
-	if counts["s-blue"] != 8 || counts["s-green"] != 4 || len(counts) != 2 {
-		t.Errorf("streams %v", counts)
+	if counts["s-blue"] != 8 || counts["s-green"] != 4 || len(counts) != 2 || lo.ReportLines != 1 {
+		t.Errorf("streams %v, report lines %d (want 8 and 4 events, the report line counted apart)", counts, lo.ReportLines)
 	}
 	filters := map[string]TenantFilter{}
 	for _, f := range lo.Filters {
