@@ -56,9 +56,9 @@ func newDeployCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Deploy the probe stack into an AWS account and print its run ID",
-		Long: `Creates, in order: the probe's log group, a least-privilege execution role, the tenant buckets,
-the broker role the S3 checks assume per tenant, and the probe function (TenancyConfig PER_TENANT,
-JSON logging). Every resource is tagged tenantcheck:run-id=<run ID> and logged with its ARN; the run
+		Long: `Creates, in order: the probe's log group, a least-privilege execution role, four tenant buckets,
+the two roles the S3 checks assume per tenant (a broker scoped by a TenantSlot session tag, a data
+role scoped by a session policy), and the probe function (TenancyConfig PER_TENANT, JSON logging). Every resource is tagged tenantcheck:run-id=<run ID> and logged with its ARN; the run
 is journaled so "tenantcheck teardown --run-id ID" removes it, even after a crash. A failed deploy
 tears down what it created before exiting. --dry-run prints the plan and creates nothing.`,
 		Args: cobra.NoArgs,
