@@ -21,6 +21,9 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 		return usageError("plan: %w", err)
 	}
 	total := 0
+	// An existing function on AWS brings its stack (roles, buckets) only if tenantcheck named it.
+	stackID, isStack := awsstack.RunIDFromFunction(f.function)
+	foreign := f.useAWS && f.function != "" && !isStack
 	fmt.Fprintf(w, "dry run (seed %d): nothing is created, no request is sent\n", f.seed)
 	switch {
 	case f.useAWS:
@@ -33,8 +36,8 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 	switch {
 	case f.function != "":
 		stack := ""
-		if id, ok := awsstack.RunIDFromFunction(f.function); ok && f.useAWS {
-			stack = ", the probe stack of run " + id
+		if f.useAWS && isStack {
+			stack = ", the probe stack of run " + stackID
 		}
 		fmt.Fprintf(w, "probe: existing function %s%s (nothing deployed)\n", f.function, stack)
 	case f.useAWS:
@@ -61,12 +64,8 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 	if areas[suites.AreaS3] {
 		// Every tenant is invoked once per scoping mechanism in each of s3Rounds rounds.
 		switch {
-		case f.useAWS && f.function != "":
-			if _, ok := awsstack.RunIDFromFunction(f.function); !ok {
-				fmt.Fprintf(w, "s3 area: SKIP, %s is not a tenantcheck probe stack (no tenant buckets or roles to use)\n", f.function)
-				break
-			}
-			fallthrough
+		case foreign:
+			fmt.Fprintf(w, "s3 area: SKIP, %s is not a tenantcheck probe stack (no tenant buckets or roles to use)\n", f.function)
 		case f.useAWS:
 			fmt.Fprintf(w, "s3 area: a secret object seeded into each of the stack's %d tenant buckets and deleted at the end; credentials per tenant from the data role (session policy) and the broker (session tag); %d more invocations\n",
 				s3Tenants, s3Tenants*2*s3Rounds)
@@ -76,11 +75,9 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 		}
 	}
 	if areas[suites.AreaContract] {
-		if f.useAWS && f.function != "" && f.role == "" {
-			if _, ok := awsstack.RunIDFromFunction(f.function); !ok {
-				fmt.Fprintln(w, "contract area: SKIP, needs --role for the functions it creates")
-				return nil
-			}
+		if foreign && f.role == "" {
+			fmt.Fprintln(w, "contract area: SKIP, needs --role for the functions it creates")
+			return nil
 		}
 		fmt.Fprintln(w, "contract area: two more functions (one PER_TENANT, one ordinary) and a published version, deleted at the end")
 		if f.useAWS || f.endpoint != "" {

@@ -280,11 +280,9 @@ func (s *session) chooseAsyncChannel(ctx context.Context) error {
 	if ch != runner.AsyncChannelLogs {
 		return nil
 	}
-	lc, err := s.logsClient(ctx)
-	if err != nil {
+	if _, err := s.logsClient(ctx); err != nil {
 		return toolError("async reports through logs: %w", err)
 	}
-	s.logs = lc
 	return nil
 }
 
