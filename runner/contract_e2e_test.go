@@ -132,8 +132,9 @@ func runContract(t *testing.T, faults ...string) *runner.ContractObservations {
 	return co
 }
 
-// assertNothingLeft checks the phase deleted every function it created.
-func assertNothingLeft(t *testing.T, c *lambda.Client) {
+// assertNothingLeft fails the test for every function still on the target and says whether
+// there was one.
+func assertNothingLeft(t *testing.T, c *lambda.Client) bool {
 	t.Helper()
 	out, err := c.ListFunctions(context.Background(), &lambda.ListFunctionsInput{})
 	if err != nil {
@@ -142,6 +143,7 @@ func assertNothingLeft(t *testing.T, c *lambda.Client) {
 	for _, f := range out.Functions {
 		t.Errorf("function %s left behind", *f.FunctionName)
 	}
+	return len(out.Functions) > 0
 }
 
 func calls(cs []runner.ContractCall) string {
