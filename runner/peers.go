@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -17,6 +18,10 @@ const (
 	maxPeerAddrs = 2
 	// peerStream separates the peer choice's random stream from the schedules' ones.
 	peerStream = 0x7275_6e74_696d_6561 // "runtimea"
+	// peerFresh: the choice is made among the addresses heard from most recently. Environments
+	// are recycled, and a knock on a gone environment's old address is refused without saying
+	// anything about the guard (TI-RAPI-001 counts only knocks on environments shown alive).
+	peerFresh = 8
 )
 
 // peerBook remembers which tenant's environment reported which Runtime API address, so the
@@ -31,10 +36,12 @@ type peerBook struct {
 	mu      sync.Mutex
 	tenants map[string][]string // address -> tenants whose environments reported it, first-seen order
 	order   []string            // addresses, first-seen order
+	heard   map[string]uint64   // address -> tick of the last report that gave it
+	tick    uint64
 }
 
 func newPeerBook(seed int64) *peerBook {
-	return &peerBook{seed: seed, tenants: map[string][]string{}}
+	return &peerBook{seed: seed, tenants: map[string][]string{}, heard: map[string]uint64{}}
 }
 
 // learn records the address a report's environment gave for itself; nil reports are ignored.
@@ -51,12 +58,14 @@ func (b *peerBook) learn(tenant string, rep *probes.Report) {
 	if !slices.Contains(ts, tenant) {
 		b.tenants[rep.RuntimeAPI] = append(ts, tenant)
 	}
+	b.tick++
+	b.heard[rep.RuntimeAPI] = b.tick
 }
 
 // pick returns the addresses invocation seq of tenant should knock on: for one sync invocation
-// in peerEvery, up to maxPeerAddrs addresses of other tenants' environments. The choice depends
-// only on the seed, seq, tenant and the addresses learned so far, so the same reports give the
-// same choice.
+// in peerEvery, up to maxPeerAddrs of the peerFresh addresses of other tenants' environments
+// heard from most recently. The choice depends only on the seed, seq, tenant and the reports
+// learned so far, in order, so the same reports give the same choice.
 func (b *peerBook) pick(seq int64, tenant string, async bool) []string {
 	if async {
 		return nil // the runner cannot tell when an Event invocation runs, so who is idle
@@ -79,7 +88,8 @@ func (b *peerBook) pick(seq int64, tenant string, async bool) []string {
 			}
 		}
 	}
-	slices.Sort(others)
+	slices.SortFunc(others, func(x, y string) int { return cmp.Compare(b.heard[y], b.heard[x]) })
+	others = others[:min(len(others), peerFresh)]
 	rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 	return others[:min(len(others), maxPeerAddrs)]
 }

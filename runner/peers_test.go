@@ -37,6 +37,12 @@ func TestPeerBookPick(t *testing.T) {
 			learn:   map[string][]string{"a": {"127.0.0.1:1001"}, "b": {"127.0.0.1:1001", "127.0.0.1:2001"}},
 			allowed: []string{"127.0.0.1:1001", "127.0.0.1:2001"},
 		},
+		{
+			// Environments are recycled: the oldest addresses are likely gone.
+			name:    "only the addresses heard from most recently",
+			learn:   map[string][]string{"a": {"127.0.0.1:1001"}, "b": addrRange(2001, 2020)},
+			allowed: addrRange(2020-peerFresh+1, 2020),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +89,15 @@ func TestPeerBookPick(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addrRange is the loopback addresses with ports from..to, in order.
+func addrRange(from, to int) []string {
+	var out []string
+	for p := from; p <= to; p++ {
+		out = append(out, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	return out
 }
 
 // addrTarget answers every invocation with a report whose RuntimeAPI is addr(tenant), and keeps

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/onsi/gomega"
 
@@ -64,13 +65,19 @@ func evaluateRuntimeAPIPeers(obs *runner.Observations) reports.CheckResult {
 		}
 	}
 
+	alive := aliveSpans(obs)
 	var v verifier
 	outcomes := map[string]int{}
-	attempts, probers := 0, 0
+	attempts, probers, live := 0, 0, 0
 	addrs := map[string]bool{}
 	var firstErr string
-	for _, inv := range withReports(obs) {
-		r := inv.report
+	for i := range obs.Items {
+		o := &obs.Items[i]
+		r := o.Report
+		if r == nil {
+			continue
+		}
+		inv := invocation{tenant: o.Tenant, seq: o.Seq, report: r}
 		if len(r.PeerAttempts) > 0 {
 			probers++
 		}
@@ -80,6 +87,9 @@ func evaluateRuntimeAPIPeers(obs *runner.Observations) reports.CheckResult {
 			addrs[a.Addr] = true
 			if a.Outcome == probes.PeerError && firstErr == "" {
 				firstErr = a.Addr + ": " + a.Detail
+			}
+			if turnedAway(a.Outcome) && !o.Async && alive.during(a.Addr, o.Start, o.Start.Add(o.Duration)) {
+				live++
 			}
 			// Only an answer is proof: "held" (no byte within the probe's budget) is what a
 			// guarded peer looks like when the host is too busy to drop the connection in time.
@@ -111,11 +121,89 @@ func evaluateRuntimeAPIPeers(obs *runner.Observations) reports.CheckResult {
 				attempts, outcomeCounts(outcomes), firstErr, st.figures()),
 		}
 	}
+	if live == 0 {
+		// A refusal from an address whose environment is gone says nothing about the guard.
+		return reports.CheckResult{
+			Status: reports.Inconclusive,
+			Reason: fmt.Sprintf("%d attempts on other environments' Runtime APIs were turned away, but none while "+
+				"that environment was shown to be alive (it served an invocation that ended before the knock "+
+				"and one that started after it), so they may have hit recycled environments' old addresses "+
+				"(%s; %s)", attempts, outcomeCounts(outcomes), st.figures()),
+		}
+	}
 	return reports.CheckResult{
 		Status: reports.Pass,
-		Reason: fmt.Sprintf("%d attempts by %d invocations on %d other environments' Runtime APIs were all turned away (%s; %s)",
-			attempts, probers, len(addrs), outcomeCounts(outcomes), st.figures()),
+		Reason: fmt.Sprintf("%d attempts by %d invocations on %d other environments' Runtime APIs were all turned away, "+
+			"%d of them while that environment was shown to be alive (%s; %s)",
+			attempts, probers, len(addrs), live, outcomeCounts(outcomes), st.figures()),
 	}
+}
+
+// turnedAway is an outcome in which the knock got nothing. It shows a guard only when the
+// address's environment was alive at the time (see aliveSpans): a recycled environment's old
+// address refuses too.
+func turnedAway(outcome string) bool {
+	switch outcome {
+	case probes.PeerRefused, probes.PeerReset, probes.PeerClosed:
+		return true
+	}
+	return false
+}
+
+// span is a stretch of time an environment was certainly running: from the end of the first
+// synchronous invocation it served to the start of the last one.
+type span struct{ from, to time.Time }
+
+// liveness maps each Runtime API address to the spans of the environments that gave it.
+type liveness map[string][]span
+
+// aliveSpans works out, from the run's own synchronous invocations, when each environment
+// was certainly running. An environment serves one invocation at a time and keeps its
+// address for life, so if it served one invocation that ended before a knock and another
+// that started after it, it was listening when the knock came. Event invocations say nothing
+// here: their Start is when they were queued, not when they ran.
+func aliveSpans(obs *runner.Observations) liveness {
+	type key struct{ addr, env string }
+	spans := map[key]*span{}
+	var order []key
+	for i := range obs.Items {
+		o := &obs.Items[i]
+		r := o.Report
+		if o.Async || r == nil || r.RuntimeAPI == "" || r.EnvID == "" {
+			continue
+		}
+		k := key{r.RuntimeAPI, r.EnvID}
+		end := o.Start.Add(o.Duration)
+		sp := spans[k]
+		if sp == nil {
+			spans[k] = &span{from: end, to: o.Start}
+			order = append(order, k)
+			continue
+		}
+		if end.Before(sp.from) {
+			sp.from = end
+		}
+		if o.Start.After(sp.to) {
+			sp.to = o.Start
+		}
+	}
+	l := liveness{}
+	for _, k := range order {
+		if sp := spans[k]; sp.from.Before(sp.to) {
+			l[k.addr] = append(l[k.addr], *sp)
+		}
+	}
+	return l
+}
+
+// during reports whether some environment at addr was certainly running through [from, to].
+func (l liveness) during(addr string, from, to time.Time) bool {
+	for _, sp := range l[addr] {
+		if !sp.from.After(from) && !to.After(sp.to) {
+			return true
+		}
+	}
+	return false
 }
 
 func peerFinding(inv invocation, a probes.PeerAttempt, owner *peerOwner) *finding {

@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,17 +33,53 @@ func withRuntimeAPIs(outcome string) func(*runner.Observations) {
 	}
 }
 
+// knockOnlyAt keeps the knocks of the given invocations (by seq) and drops the rest, and
+// points them at addr when addr is not empty.
+func knockOnlyAt(addr string, seqs ...int64) func(*runner.Observations) {
+	return func(obs *runner.Observations) {
+		for i := range obs.Items {
+			o := &obs.Items[i]
+			if o.Report == nil || len(o.Report.PeerAttempts) == 0 {
+				continue
+			}
+			if !slices.Contains(seqs, o.Seq) {
+				o.Report.PeerAttempts = nil
+				continue
+			}
+			if addr != "" {
+				for j := range o.Report.PeerAttempts {
+					o.Report.PeerAttempts[j].Addr = addr
+				}
+			}
+		}
+	}
+}
+
 func TestRuntimeAPIPeers(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*runner.Observations)
 		want   reports.Status
 		reason string
+		// evidence is how many attempts a FAIL names, 2 unless said.
+		evidence int
 	}{
 		{name: "no attempts", mutate: withRuntimeAPIs(""), want: reports.Skip,
 			reason: "no other environment's Runtime API address was distinguishable"},
 		{name: "old probe reports nothing", mutate: func(*runner.Observations) {}, want: reports.Skip},
-		{name: "reset", mutate: withRuntimeAPIs(probes.PeerReset), want: reports.Pass, reason: "2 reset"},
+		{name: "reset", mutate: withRuntimeAPIs(probes.PeerReset), want: reports.Pass, reason: "1 of them while that environment was shown to be alive (2 reset"},
+		// env-b1 served seq 2 and seq 4: only a knock between them (seq 3) finds it surely alive.
+		{name: "refused before the peer was shown alive", want: reports.Inconclusive, reason: "none while that environment was shown to be alive",
+			mutate: func(o *runner.Observations) { withRuntimeAPIs(probes.PeerRefused)(o); knockOnlyAt("", 1)(o) }},
+		{name: "refused between the peer's invocations", want: reports.Pass, reason: "1 of them while",
+			mutate: func(o *runner.Observations) { withRuntimeAPIs(probes.PeerRefused)(o); knockOnlyAt("", 3)(o) }},
+		{name: "refused by an address nobody kept", want: reports.Inconclusive, reason: "may have hit recycled environments",
+			mutate: func(o *runner.Observations) {
+				withRuntimeAPIs(probes.PeerRefused)(o)
+				knockOnlyAt("127.0.0.1:3001", 1, 3)(o)
+			}},
+		{name: "an answer fails whether or not the peer was shown alive", want: reports.Fail, reason: "1 of 1 attempts", evidence: 1,
+			mutate: func(o *runner.Observations) { withRuntimeAPIs(probes.PeerAnswered)(o); knockOnlyAt("", 1)(o) }},
 		{name: "refused", mutate: withRuntimeAPIs(probes.PeerRefused), want: reports.Pass},
 		{name: "closed", mutate: withRuntimeAPIs(probes.PeerClosed), want: reports.Pass},
 		{name: "answered", mutate: withRuntimeAPIs(probes.PeerAnswered), want: reports.Fail, reason: "2 of 2 attempts"},
@@ -78,13 +115,17 @@ func TestRuntimeAPIPeers(t *testing.T) {
 				}
 				return
 			}
-			if len(got.Evidence) != 2 {
-				t.Fatalf("%d evidence entries, want one per attempt (2): %+v", len(got.Evidence), got.Evidence)
+			want := 2
+			if tt.evidence > 0 {
+				want = tt.evidence
+			}
+			if len(got.Evidence) != want {
+				t.Fatalf("%d evidence entries, want one per attempt (%d): %+v", len(got.Evidence), want, got.Evidence)
 			}
 			f := got.Evidence[0].Fields
 			for k, want := range map[string]string{
 				"proberTenant": "tenant-a", "proberEnvId": "env-a1", "peerAddr": "127.0.0.1:2001",
-				"peerTenants": "tenant-b", "peerEnvIds": "env-b1", "outcome": tt.name,
+				"peerTenants": "tenant-b", "peerEnvIds": "env-b1", "outcome": probes.PeerAnswered,
 			} {
 				if f[k] != want {
 					t.Errorf("evidence %s = %q, want %q (%+v)", k, f[k], want, f)
