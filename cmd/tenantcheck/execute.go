@@ -442,6 +442,11 @@ func (s *session) runS3(ctx context.Context, obs *runner.Observations, backend *
 // the broker role. The run's own principal seeds the buckets and plays the authorizer, as the
 // stack's trust policies expect; it is also the admin, so the broker-has-no-S3-rights test does
 // not apply.
+// rolePropagationWait is how long the s3 area keeps trying to assume a stack role that STS
+// refuses: the stack may be seconds old (deploy, then run at once), and IAM takes that long to
+// spread a new role. deploy's own --propagation-timeout defaults to the same minute.
+const rolePropagationWait = time.Minute
+
 func stackS3Options(p *awsstack.Plan, cfg aws.Config, tenants []string) s3data.SetupOptions {
 	slots := make([]string, len(p.Names.Buckets))
 	for i, b := range p.Names.Buckets {
@@ -450,7 +455,8 @@ func stackS3Options(p *awsstack.Plan, cfg aws.Config, tenants []string) s3data.S
 	return s3data.SetupOptions{
 		Region: p.Region, Base: &cfg, Tenants: tenants,
 		Buckets: p.TenantBuckets(), RoleARN: p.DataRoleARN(),
-		SessionTags: &s3data.TagScoping{RoleARN: p.BrokerRoleARN(), Key: awsstack.SessionTagSlot, Values: slots},
+		SessionTags:     &s3data.TagScoping{RoleARN: p.BrokerRoleARN(), Key: awsstack.SessionTagSlot, Values: slots},
+		PropagationWait: rolePropagationWait,
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -47,6 +48,8 @@ func TestStackS3Options(t *testing.T) {
 				t.Errorf("tenants %v region %q endpoint %q shared %v", o.Tenants, o.Region, o.Endpoint, o.Shared)
 			case o.Base == nil || o.Base.Credentials != cfg.Credentials || o.Admin != nil || o.Broker != nil:
 				t.Errorf("the fixture must act as the run's own principal: base %v admin %v broker %v", o.Base, o.Admin, o.Broker)
+			case o.PropagationWait < 10*time.Second:
+				t.Errorf("propagation wait %s: a stack deployed just before the run would be refused", o.PropagationWait)
 			}
 		})
 	}
