@@ -231,6 +231,8 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 		"TI-API-010": "environment cap unknown",
 	}
 	type step struct {
+		// prep, when set, changes the stand-ins before the command runs.
+		prep   func(t *testing.T, si *standIns)
 		args   []string
 		stdout string // must appear on stdout
 		// wouldDelete is how many resources a sweep --dry-run must list (0: not checked).
@@ -287,6 +289,26 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 			runID:         fixedRunID,
 			noRun:         true,
 		},
+		{
+			// A bucket whose tagging never happened (a crash between CreateBucket and
+			// PutBucketTagging) is invisible to the sweep; the run's journal still names it, and
+			// closing the journal after the sweep deletes it.
+			name: "deploy, lose a bucket's tag, then sweep --yes",
+			steps: []step{
+				{args: []string{"deploy", "--region", localRegion, "--arch", arch, "--run-id", fixedRunID, "--journal-dir", "{journals}"},
+					stdout: "run-id: " + fixedRunID + "\n"},
+				{prep: func(t *testing.T, si *standIns) {
+					bucket := awsstack.NamesFor(fixedRunID, awsstack.DefaultBuckets).Buckets[0].Bucket
+					if _, err := si.s3.DeleteBucketTagging(context.Background(), &s3.DeleteBucketTaggingInput{Bucket: aws.String(bucket)}); err != nil {
+						t.Fatalf("untag %s: %v", bucket, err)
+					}
+				}, args: []string{"sweep", "--yes", "--run-id", fixedRunID, "--journal-dir", "{journals}"}, stdout: "swept 11 resources"},
+				{args: []string{"sweep", "--dry-run"}, stdout: "no tenantcheck resources found"},
+			},
+			deployedAfter: 0,
+			runID:         fixedRunID,
+			noRun:         true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,6 +324,9 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				args := make([]string, len(s.args))
 				for j, a := range s.args {
 					args[j] = strings.NewReplacer("{journals}", journals, "{report}", report).Replace(a)
+				}
+				if s.prep != nil {
+					s.prep(t, si)
 				}
 				ts := time.Now()
 				code, out, errOut := runBinaryEnv(t, si.env, args...)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/cobra"
@@ -69,7 +72,7 @@ are never touched. This is destructive and account-wide: it refuses to run witho
 				return toolError("sweep deleted %d resources, but some could not be listed: %w", len(found), findErr)
 			}
 			fmt.Fprintf(out, "swept %d resources\n", len(found))
-			if err := forgetSweptJournals(af.journalDir, cfg.Region, found, cmd.ErrOrStderr()); err != nil {
+			if err := finishSweptJournals(ctx, cfg, af.journalDir, found, cmd.ErrOrStderr()); err != nil {
 				return toolError("sweep deleted every resource, but: %w", err)
 			}
 			return nil
@@ -82,10 +85,12 @@ are never touched. This is destructive and account-wide: it refuses to run witho
 	return cmd
 }
 
-// forgetSweptJournals removes the journals of the runs a sweep has just removed completely in
-// region, so `teardown` stops listing runs that no longer exist. A journal of the same run ID
-// in another region is kept: the sweep saw only this one.
-func forgetSweptJournals(dir, region string, swept []awsstack.Leftover, stderr io.Writer) error {
+// finishSweptJournals closes the journals of the runs a sweep has just removed in region, so
+// `teardown` stops listing runs that no longer exist. It does not simply throw them away: a
+// journal may name what no tag can find (a bucket whose tagging never ran), so each is torn
+// down, which deletes such remnants and counts what the sweep already took as gone. A journal
+// of the same run ID in another region is kept: the sweep saw only this one.
+func finishSweptJournals(ctx context.Context, cfg aws.Config, dir string, swept []awsstack.Leftover, stderr io.Writer) error {
 	if dir == "" {
 		var err error
 		if dir, err = awsstack.DefaultJournalDir(); err != nil {
@@ -100,14 +105,19 @@ func forgetSweptJournals(dir, region string, swept []awsstack.Leftover, stderr i
 		}
 		seen[l.RunID] = true
 		j, err := awsstack.OpenJournal(dir, l.RunID)
-		if err != nil || j.Region() != region {
+		if err != nil || j.Region() != cfg.Region {
 			continue // no journal of this run here (the usual case for a sweep)
 		}
-		if err := j.Discard(); err != nil {
+		st, err := awsstack.LoadStack(cfg, l.RunID, awsstack.LoadOptions{JournalDir: dir, Log: prefixWriter{w: stderr}})
+		if err != nil {
 			errs = multierror.Append(errs, err)
 			continue
 		}
-		fmt.Fprintf(stderr, "tenantcheck: forgot the journal of swept run %s (%s)\n", l.RunID, j.Path())
+		if err := st.Teardown(ctx); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("finish the journal of swept run %s (%s): %w", l.RunID, j.Path(), err))
+			continue
+		}
+		fmt.Fprintf(stderr, "tenantcheck: closed the journal of swept run %s (%s)\n", l.RunID, j.Path())
 	}
 	return errs
 }
