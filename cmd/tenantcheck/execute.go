@@ -59,8 +59,11 @@ type session struct {
 	// asyncChannel is how Event invocations report back (runner.AsyncChannel*); logs is the
 	// CloudWatch Logs client of the target, for that channel and the logs area.
 	asyncChannel string
-	logs         *cloudwatchlogs.Client
-	cleanups     []func(context.Context) error
+	logs         runner.LogsClient
+	// logGroup is where the function under test logs: its LoggingConfig.LogGroup, or
+	// /aws/lambda/<name> when it names none.
+	logGroup string
+	cleanups []func(context.Context) error
 }
 
 func (s *session) defer_(fn func(context.Context) error) { s.cleanups = append(s.cleanups, fn) }
@@ -90,6 +93,7 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 	if err := s.standUp(ctx); err != nil {
 		return nil, err
 	}
+	s.logGroup = s.functionLogGroup(ctx)
 	s3Ready := s.startS3Backend(ctx)
 	// The contract phase works on functions of its own, so it runs beside the isolation
 	// schedules: on the built-in target the wall time of a run is the longer of the two.
@@ -106,7 +110,7 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 
 	start := time.Now()
 	ropts := f.runnerOptions(s.function, stderr)
-	ropts.AsyncChannel, ropts.Logs = s.asyncChannel, s.logs
+	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup = s.asyncChannel, s.logs, s.logGroup
 	obs, err := runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(start).Round(time.Millisecond))
 	if contract != nil {
@@ -261,6 +265,34 @@ func (s *session) standUp(ctx context.Context) error {
 	return nil
 }
 
+// functionLogGroup is where the function under test logs. A function may name its own group
+// (LoggingConfig.LogGroup) instead of /aws/lambda/<name>; reading the default one would then
+// find nothing, and the async and logs checks would wait in vain.
+func (s *session) functionLogGroup(ctx context.Context) string {
+	fallback := runner.LogGroupName(s.function)
+	switch {
+	case s.stack != nil:
+		return s.stack.Names.LogGroup
+	case s.f.function == "":
+		return fallback // deployed just now, with the default group
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.f.timeouts.Invoke)
+	defer cancel()
+	in := &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(s.function)}
+	if s.f.qualifier != "" {
+		in.Qualifier = aws.String(s.f.qualifier)
+	}
+	out, err := s.client.GetFunctionConfiguration(cctx, in)
+	if err != nil {
+		s.logf("warning: could not read the log group of %s (%v); reading %s", s.function, err, fallback)
+		return fallback
+	}
+	if lc := out.LoggingConfig; lc != nil && aws.ToString(lc.LogGroup) != "" {
+		return aws.ToString(lc.LogGroup)
+	}
+	return fallback
+}
+
 // chooseAsyncChannel resolves --async-channel. auto takes the loopback sink when the target runs
 // on this machine (it can reach 127.0.0.1), CloudWatch Logs on AWS, and nothing for a remote
 // endpoint, whose Logs API may not exist: its async checks then SKIP rather than wait in vain.
@@ -288,12 +320,12 @@ func (s *session) chooseAsyncChannel(ctx context.Context) error {
 
 // logsClient is the CloudWatch Logs client of the target: AWS's with the run's configuration, or
 // the endpoint's.
-func (s *session) logsClient(ctx context.Context) (*cloudwatchlogs.Client, error) {
+func (s *session) logsClient(ctx context.Context) (runner.LogsClient, error) {
 	if s.logs != nil {
 		return s.logs, nil
 	}
 	if s.awsCfg != nil {
-		s.logs = cloudwatchlogs.NewFromConfig(*s.awsCfg)
+		s.logs = runner.PacedLogs(cloudwatchlogs.NewFromConfig(*s.awsCfg), runner.AWSFilterLogEventsRate)
 		return s.logs, nil
 	}
 	lc, err := runner.NewLogsClient(ctx, s.endpoint, s.f.region())
@@ -482,7 +514,7 @@ func (s *session) collectLogs(ctx context.Context, obs *runner.Observations) {
 		s.logf("warning: %v", err)
 		return
 	}
-	if err := runner.CollectLogs(ctx, lc, s.function, obs, s.f.logsWait); err != nil {
+	if err := runner.CollectLogGroup(ctx, lc, s.logGroup, obs, s.f.logsWait); err != nil {
 		s.logf("warning: collect logs: %v", err)
 	}
 }
@@ -510,14 +542,13 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 		// The phase's functions log where the probe does: on AWS the execution role may write
 		// nowhere else and teardown removes that group; the logs area must (and does) tell
 		// their lines from the isolation run's.
-		LogGroup:           runner.LogGroupName(s.function),
+		LogGroup:           s.logGroup,
 		InvokeTimeout:      s.f.timeouts.Invoke,
 		DeployTimeout:      s.f.deployTimout,
 		AsyncReportTimeout: s.f.timeouts.AsyncReport,
 	}
 	if s.stack != nil {
 		opts.Tags = s.stack.Tags()
-		opts.LogGroup = s.stack.Names.LogGroup
 	}
 	if s.f.endpoint == "" && !s.f.useAWS {
 		// The built-in target's cap is known, and its cold starts take milliseconds, so the
