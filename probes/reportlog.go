@@ -109,14 +109,12 @@ func ReportLogPattern(runID string) string {
 
 // ParseReportLog reads a log event's message as a report line: the report, or the error line
 // written instead of one. ok is false for any other message. The message may carry the line's
-// newline and whatever whitespace a log pipeline adds around it.
+// newline and whatever whitespace a log pipeline adds around it, and keys the pipeline adds
+// beside the probe's one (a timestamp, a level, the tenant ID Lambda's JSON logging attaches):
+// only a line holding exactly one of the two report keys is taken.
 func ParseReportLog(msg string) (rep *Report, logErr *ReportLogError, ok bool) {
-	msg = strings.TrimSpace(msg)
-	if !strings.HasPrefix(msg, "{") || !strings.Contains(msg, "tenantcheckReport") {
-		return nil, nil, false // cheap pre-check: most events of a log group are not ours
-	}
-	var doc map[string]json.RawMessage
-	if json.Unmarshal([]byte(msg), &doc) != nil || len(doc) != 1 {
+	doc, ok := reportLogDoc(msg)
+	if !ok {
 		return nil, nil, false
 	}
 	if raw, found := doc[ReportLogKey]; found {
@@ -126,14 +124,33 @@ func ParseReportLog(msg string) (rep *Report, logErr *ReportLogError, ok bool) {
 		}
 		return &r, nil, true
 	}
-	if raw, found := doc[ReportLogErrorKey]; found {
-		var e ReportLogError
-		if json.Unmarshal(raw, &e) != nil {
-			return nil, nil, false
-		}
-		return nil, &e, true
+	var e ReportLogError
+	if json.Unmarshal(doc[ReportLogErrorKey], &e) != nil {
+		return nil, nil, false
 	}
-	return nil, nil, false
+	return nil, &e, true
+}
+
+// IsReportLogLine says whether msg is a report line or a report error line (see
+// ParseReportLog), without decoding the report.
+func IsReportLogLine(msg string) bool {
+	_, ok := reportLogDoc(msg)
+	return ok
+}
+
+// reportLogDoc splits msg into its top-level keys when it holds exactly one of the report keys.
+func reportLogDoc(msg string) (map[string]json.RawMessage, bool) {
+	msg = strings.TrimSpace(msg)
+	if !strings.HasPrefix(msg, "{") || !strings.Contains(msg, "tenantcheckReport") {
+		return nil, false // cheap pre-check: most events of a log group are not ours
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal([]byte(msg), &doc) != nil {
+		return nil, false
+	}
+	_, isReport := doc[ReportLogKey]
+	_, isError := doc[ReportLogErrorKey]
+	return doc, isReport != isError
 }
 
 // String describes the error line for the runner's records.

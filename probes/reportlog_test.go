@@ -156,11 +156,49 @@ func TestReportLogPatternSelectsLines(t *testing.T) {
 func TestParseReportLogRejects(t *testing.T) {
 	for _, msg := range []string{
 		"", "START RequestId: x", `{"tenantcheckReport":`, `{"tenantcheckReport":{"seq":"x"}}`,
-		`{"tenantcheckReport":{},"other":1}`, `{"tenantcheckReportX":{}}`, `["tenantcheckReport"]`,
+		`{"tenantcheckReport":{},"tenantcheckReportError":{}}`, `{"tenantcheckReportX":{}}`, `["tenantcheckReport"]`,
 	} {
 		if rep, logErr, ok := ParseReportLog(msg); ok {
 			t.Errorf("ParseReportLog(%q) = %v, %v, true", msg, rep, logErr)
 		}
+	}
+	for _, msg := range []string{
+		"", "START RequestId: x", `{"tenantcheckReport":`, `{"tenantcheckReport":{},"tenantcheckReportError":{}}`,
+		`{"tenantcheckReportX":{}}`, `["tenantcheckReport"]`, `{"message":"tenantcheckReport"}`,
+	} {
+		if IsReportLogLine(msg) {
+			t.Errorf("IsReportLogLine(%q) = true", msg)
+		}
+	}
+}
+
+// TestParseReportLogToleratesAddedKeys: a log pipeline may add keys beside the probe's one
+// (Lambda's JSON logging can attach the tenant ID, a timestamp, a level); the line is still the
+// probe's report, and still recognised as one.
+func TestParseReportLogToleratesAddedKeys(t *testing.T) {
+	tests := []struct {
+		name, msg string
+		wantSeq   int64
+		wantError bool
+	}{
+		{name: "report", msg: `{"timestamp":"2026-11-25T22:00:00Z","level":"INFO","tenantId":"blue","tenantcheckReport":{"runId":"r1","seq":7}}`, wantSeq: 7},
+		{name: "error line", msg: `{"tenantcheckReportError":{"runId":"r1","seq":9,"error":"too big"},"requestId":"x"}`, wantSeq: 9, wantError: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, logErr, ok := ParseReportLog(tt.msg)
+			switch {
+			case !ok:
+				t.Fatalf("not taken as a report line")
+			case tt.wantError && (logErr == nil || logErr.Seq != tt.wantSeq):
+				t.Errorf("error line %+v, want seq %d", logErr, tt.wantSeq)
+			case !tt.wantError && (rep == nil || rep.Seq != tt.wantSeq || rep.RunID != "r1"):
+				t.Errorf("report %+v, want run r1 seq %d", rep, tt.wantSeq)
+			}
+			if !IsReportLogLine(tt.msg) {
+				t.Error("IsReportLogLine = false")
+			}
+		})
 	}
 }
 

@@ -257,11 +257,8 @@ func (c *collector) add(stream string, ts int64, msg string) {
 	c.lo.Streams[i].Events = append(c.lo.Streams[i].Events, ev)
 }
 
-// isReportLine recognises a probe report line by its one top-level key, without decoding it.
-func isReportLine(msg string) bool {
-	msg = strings.TrimLeft(msg, " \t")
-	return strings.HasPrefix(msg, `{"`+probes.ReportLogKey+`":`) || strings.HasPrefix(msg, `{"`+probes.ReportLogErrorKey+`":`)
-}
+// isReportLine recognises a probe report line by its top-level key, without decoding the report.
+func isReportLine(msg string) bool { return probes.IsReportLogLine(msg) }
 
 func (c *collector) missing(expected []string) []string {
 	var out []string
