@@ -359,6 +359,35 @@ func (r *contractRun) unsupported(ctx context.Context) {
 		r.waitUpdated(ctx, pt)
 	}
 	add(call)
+	if err != nil && r.obs.Ordinary != "" {
+		r.snapStartControl(ctx, cctx, add)
+	}
+}
+
+// snapStartControl asks for SnapStart on the ordinary function too, after the PER_TENANT one
+// was refused: a runtime without SnapStart (provided.al2023 on AWS) refuses both, and then
+// the refusal says nothing about tenancy. A grant is undone at once.
+func (r *contractRun) snapStartControl(ctx, cctx context.Context, add func(ContractCall)) {
+	ord := r.obs.Ordinary
+	t0 := time.Now()
+	ss, err := r.raw.UpdateFunctionConfiguration(cctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: aws.String(ord), SnapStart: &types.SnapStart{ApplyOn: types.SnapStartApplyOnPublishedVersions},
+	})
+	call := r.sdkCall("UpdateFunctionConfiguration", "snapstart-control", ord, t0, metadataOf(ss, func(o *lambda.UpdateFunctionConfigurationOutput) middleware.Metadata { return o.ResultMetadata }), err)
+	if err == nil {
+		if ss.SnapStart != nil {
+			call.SnapStart = string(ss.SnapStart.ApplyOn)
+		}
+		r.waitUpdated(ctx, ord)
+		if _, err := r.c.UpdateFunctionConfiguration(cctx, &lambda.UpdateFunctionConfigurationInput{
+			FunctionName: aws.String(ord), SnapStart: &types.SnapStart{ApplyOn: types.SnapStartApplyOnNone},
+		}); err != nil {
+			r.fail("turn off the SnapStart granted to %s: %v", ord, err)
+		} else {
+			r.waitUpdated(ctx, ord)
+		}
+	}
+	add(call)
 }
 
 // capProbe (TI-API-010) sends cap+extra held invocations of distinct new tenants at once.

@@ -222,6 +222,10 @@ func evaluateCap(obs *runner.Observations) reports.CheckResult {
 	return t.result(figures)
 }
 
+// caseSnapStartControl is the runner's SnapStart request to the ordinary function
+// (runner.ContractCall.Case), made when the PER_TENANT function's was refused.
+const caseSnapStartControl = "snapstart-control"
+
 // evaluateUnsupported (CP-05, SHOULD): function URLs, provisioned concurrency and SnapStart
 // are refused; a feature the target does not implement at all is skipped, not failed.
 func evaluateUnsupported(obs *runner.Observations) reports.CheckResult {
@@ -231,11 +235,26 @@ func evaluateUnsupported(obs *runner.Observations) reports.CheckResult {
 	}
 	var t tally
 	var refused, skipped []string
+	var control *runner.ContractCall
+	for i := range co.Unsupported {
+		if co.Unsupported[i].Case == caseSnapStartControl {
+			control = &co.Unsupported[i]
+		}
+	}
 	for _, c := range co.Unsupported {
+		if c.Case == caseSnapStartControl {
+			continue // evidence about the runtime, not a feature asked of the PER_TENANT function
+		}
 		snapIgnored := c.Case == "snapstart" && c.OK() && (c.SnapStart == "" || c.SnapStart == "None")
+		// The same refusal, word for word, for the ordinary function: the runtime has no
+		// SnapStart at all (provided.al2023 on AWS), so the refusal is not tenancy's.
+		snapRuntime := c.Case == "snapstart" && c.StatusCode >= 400 && control != nil && control.StatusCode >= 400 &&
+			control.ErrorCode == c.ErrorCode && control.Message == c.Message
 		switch {
 		case notImplementedCall(c) || snapIgnored:
 			skipped = append(skipped, c.Case+" not implemented by the target")
+		case snapRuntime:
+			skipped = append(skipped, fmt.Sprintf("snapstart refused for the ordinary function in the same words (%s), so the runtime does not offer it and the refusal says nothing about tenancy", callOutcome(c)))
 		case c.StatusCode == 0 && strings.HasPrefix(c.Err, "not attempted"):
 			skipped = append(skipped, c.Case+" "+c.Err)
 		case pushback(c):

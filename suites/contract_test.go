@@ -277,6 +277,21 @@ func TestContractCheckStatuses(t *testing.T) {
 		{"TI-API-011", "SnapStart silently ignored is skipped, the rest judged", func(co *runner.ContractObservations) {
 			co.Unsupported[2] = runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: "snapstart", StatusCode: 200}
 		}, reports.Pass, "snapstart not implemented"},
+		// provided.al2023 on AWS: no SnapStart for any function, so the refusal is the runtime's.
+		{"TI-API-011", "SnapStart refused for the ordinary function in the same words is not judged", func(co *runner.ContractObservations) {
+			co.Unsupported[2].Message = "provided.al2023 does not support SnapStart."
+			co.Unsupported = append(co.Unsupported, runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: caseSnapStartControl,
+				Function: "ord", StatusCode: 400, ErrorCode: codeInvalidParam, Message: "provided.al2023 does not support SnapStart."})
+		}, reports.Pass, "the refusal says nothing about tenancy"},
+		{"TI-API-011", "SnapStart refused for tenancy, for the runtime on the ordinary function: judged", func(co *runner.ContractObservations) {
+			co.Unsupported[2].Message = "SnapStart is not supported for functions with tenant isolation mode."
+			co.Unsupported = append(co.Unsupported, runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: caseSnapStartControl,
+				Function: "ord", StatusCode: 400, ErrorCode: codeInvalidParam, Message: "provided.al2023 does not support SnapStart."})
+		}, reports.Pass, "refused: function-url (400 InvalidParameterValueException), provisioned-concurrency (400 InvalidParameterValueException), snapstart (400"},
+		{"TI-API-011", "the control never counts as a feature granted", func(co *runner.ContractObservations) {
+			co.Unsupported = append(co.Unsupported, runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: caseSnapStartControl,
+				Function: "ord", StatusCode: 200, SnapStart: "PublishedVersions"})
+		}, reports.Pass, "snapstart (400"},
 
 		{"TI-API-012", "stream ignores the tenant", func(co *runner.ContractObservations) {
 			co.Routing[1].Report.EnvID = "env-s1"
