@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -194,14 +195,22 @@ func (si *standIns) assertDeployed(t *testing.T, runID string) {
 		t.Errorf("log group tags %v, %v", tags, err)
 	}
 	for _, b := range names.Buckets {
-		tags, err := si.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(b.Bucket)})
-		if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Value) != runID {
-			t.Errorf("bucket %s tags %+v, %v", b.Bucket, tags, err)
+		out, err := si.s3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(b.Bucket)})
+		if err != nil {
+			t.Errorf("bucket %s tags: %v", b.Bucket, err)
+			continue
+		}
+		tags := map[string]string{}
+		for _, tg := range out.TagSet {
+			tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		if want := map[string]string{awsstack.TagRunID: runID, awsstack.TagRegion: localRegion}; !maps.Equal(tags, want) {
+			t.Errorf("bucket %s tags %v, want %v", b.Bucket, tags, want)
 		}
 	}
 	var roles []string
 	for _, r := range si.iam.Roles() {
-		if r.Path != awsstack.RolePath || r.Tags[awsstack.TagRunID] != runID || len(r.Policies) != 1 {
+		if r.Path != awsstack.RolePath || r.Tags[awsstack.TagRunID] != runID || r.Tags[awsstack.TagRegion] != localRegion || len(r.Policies) != 1 {
 			t.Errorf("role %s: path %s, tags %v, %d inline policies", r.Name, r.Path, r.Tags, len(r.Policies))
 		}
 		roles = append(roles, r.Name)

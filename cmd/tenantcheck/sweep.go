@@ -26,8 +26,10 @@ func newSweepCmd() *cobra.Command {
 		Long: `Lists Lambda functions, IAM roles (path /tenantcheck/) with their inline policies, S3 buckets and
 log groups whose names start with tenantcheck- and that carry the tag tenantcheck:run-id, and deletes
 them: functions, role policies, roles, buckets (emptied first), then log groups. Untagged resources
-are never touched. This is destructive and account-wide: it refuses to run without --yes; use
---dry-run to list what it would delete. --run-id narrows it to one run.`,
+are never touched, nor roles tagged tenantcheck:region with another region (IAM is global). This is
+destructive: it refuses to run without --yes; use --dry-run to list what it would delete. --run-id
+narrows it to one run. Afterwards each swept run's journal, if this machine has one, is finished
+with a teardown and removed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !yes && !dryRun {
