@@ -128,9 +128,9 @@ func (c sinkChannel) close() error { return c.s.Close() }
 //
 // One poller per (log group, run) reads FilterLogEvents with probes.ReportLogPattern from the
 // run's start, only while at least one wait is pending, so a run with many Event invocations in
-// flight makes one stream of reads, not one per invocation. Every read covers the whole window
-// again, because CloudWatch may make an early line searchable after a later one; lines already
-// seen are recognised by event ID. The first line of an invocation answers it; later ones (Lambda
+// flight makes one stream of reads, not one per invocation. Every read covers the window from the
+// oldest pending wait (less the clock-skew allowance) again, because CloudWatch may make an early
+// line searchable after a later one; lines already seen are recognised by event ID. The first line of an invocation answers it; later ones (Lambda
 // retrying an Event invocation) are counted as duplicates, as the sink does.
 type logChannel struct {
 	client  LogsClient
@@ -158,6 +158,22 @@ type logPoller struct {
 	waiters int
 	polls   int
 	lastErr error
+	// pending counts the waits by the time (unix ms, less the clock-skew allowance) they
+	// began. A read starts at the oldest of them: a report cannot be logged before its
+	// invocation was made, so a long run does not page through every line it ever logged
+	// on every read.
+	pending map[int64]int
+}
+
+// windowStart is where a read of p starts: the oldest pending wait, never before since.
+func (p *logPoller) windowStart(since int64) int64 {
+	start := int64(0)
+	for ms := range p.pending {
+		if start == 0 || ms < start {
+			start = ms
+		}
+	}
+	return max(start, since)
 }
 
 func newLogChannel(client LogsClient, group string, since time.Time) *logChannel {
@@ -191,16 +207,21 @@ func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64
 	}
 	p := c.polls[k]
 	if p == nil {
-		p = &logPoller{}
+		p = &logPoller{pending: map[int64]int{}}
 		c.polls[k] = p
 		c.pollers.Add(1)
 		go c.run(k, p)
 	}
 	p.waiters++
+	began := time.Now().Add(-clockSkew).UnixMilli()
+	p.pending[began]++
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		p.waiters--
+		if p.pending[began]--; p.pending[began] == 0 {
+			delete(p.pending, began)
+		}
 		c.mu.Unlock()
 	}()
 
@@ -244,8 +265,9 @@ func (c *logChannel) run(k pollKey, p *logPoller) {
 			c.mu.Unlock()
 			return
 		}
+		start := p.windowStart(c.sinceMs)
 		c.mu.Unlock()
-		fresh, err := c.poll(k)
+		fresh, err := c.poll(k, start)
 		c.mu.Lock()
 		p.polls++
 		p.lastErr = err
@@ -260,12 +282,12 @@ func (c *logChannel) run(k pollKey, p *logPoller) {
 
 // poll reads the report lines of k once and returns how many new ones it took in. A log group
 // that does not exist yet (no invocation has logged) is not an error.
-func (c *logChannel) poll(k pollKey) (int, error) {
+func (c *logChannel) poll(k pollKey, startMs int64) (int, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, logPollTimeout)
 	defer cancel()
 	in := &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName:  aws.String(k.group),
-		StartTime:     aws.Int64(c.sinceMs),
+		StartTime:     aws.Int64(startMs),
 		FilterPattern: aws.String(probes.ReportLogPattern(k.runID)),
 	}
 	fresh := 0

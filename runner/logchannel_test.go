@@ -350,3 +350,40 @@ func TestRunAsyncThroughLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestLogChannelReadsFromTheOldestPendingWait: a read starts at the oldest wait still pending
+// (less the clock-skew allowance), not at the run's start, so a long run does not page through
+// every line it ever logged on every read.
+func TestLogChannelReadsFromTheOldestPendingWait(t *testing.T) {
+	const run, group = "0011223344556677", "/aws/lambda/probe"
+	f := newFakeLogs()
+	f.add(group, "START")
+	runStart := time.Now().Add(-time.Hour)
+	c := newLogChannel(f, group, runStart)
+	c.pollFirst, c.pollMax = 5*time.Millisecond, 20*time.Millisecond
+	defer c.close()
+	waitStart := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.wait(context.Background(), "ignored", run, 1, 5*time.Second)
+		done <- err
+	}()
+	var in *cloudwatchlogs.FilterLogEventsInput
+	for range 500 { // up to 5 s for the first read
+		if in = f.lastIn.Load(); in != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if in == nil {
+		t.Fatal("no read within 5 s of a pending wait")
+	}
+	if got, floor := aws.ToInt64(in.StartTime), waitStart.Add(-clockSkew).UnixMilli(); got < floor {
+		t.Errorf("read starts %s before the wait (less the skew allowance), at the run's start or earlier",
+			time.Duration(floor-got)*time.Millisecond)
+	}
+	f.addReport(t, group, testReport(run, 1, "blue"))
+	if err := <-done; err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+}
