@@ -379,7 +379,11 @@ func (r *contractRun) snapStartControl(ctx, cctx context.Context, add func(Contr
 			call.SnapStart = string(ss.SnapStart.ApplyOn)
 		}
 		r.waitUpdated(ctx, ord)
-		if _, err := r.c.UpdateFunctionConfiguration(cctx, &lambda.UpdateFunctionConfigurationInput{
+		// A budget of its own: the shared one may be spent by the wait, and a SnapStart left on
+		// would follow the ordinary function into the mode-change part.
+		uctx, cancel := context.WithTimeout(ctx, r.opts.InvokeTimeout)
+		defer cancel()
+		if _, err := r.c.UpdateFunctionConfiguration(uctx, &lambda.UpdateFunctionConfigurationInput{
 			FunctionName: aws.String(ord), SnapStart: &types.SnapStart{ApplyOn: types.SnapStartApplyOnNone},
 		}); err != nil {
 			r.fail("turn off the SnapStart granted to %s: %v", ord, err)

@@ -127,7 +127,7 @@ func (c sinkChannel) close() error { return c.s.Close() }
 // logChannel collects report lines (probes.ReportLogLine) from the functions' log groups.
 //
 // One poller per (log group, run) reads FilterLogEvents with probes.ReportLogPattern from the
-// run's start, only while at least one wait is pending, so a run with many Event invocations in
+// oldest pending wait, only while at least one wait is pending, so a run with many Event invocations in
 // flight makes one stream of reads, not one per invocation. Every read covers the window from the
 // oldest pending wait (less the clock-skew allowance) again, because CloudWatch may make an early
 // line searchable after a later one; lines already seen are recognised by event ID. The first line of an invocation answers it; later ones (Lambda

@@ -248,17 +248,18 @@ func evaluateUnsupported(obs *runner.Observations) reports.CheckResult {
 		snapIgnored := c.Case == "snapstart" && c.OK() && (c.SnapStart == "" || c.SnapStart == "None")
 		// The same refusal, word for word, for the ordinary function: the runtime has no
 		// SnapStart at all (provided.al2023 on AWS), so the refusal is not tenancy's.
-		snapRuntime := c.Case == "snapstart" && c.StatusCode >= 400 && control != nil && control.StatusCode >= 400 &&
-			control.ErrorCode == c.ErrorCode && control.Message == c.Message
+		// Throttling or a 5xx is no refusal of either: those stay unjudged, below.
+		snapRuntime := c.Case == "snapstart" && c.StatusCode >= 400 && !pushback(c) && control != nil &&
+			control.StatusCode >= 400 && !pushback(*control) && control.ErrorCode == c.ErrorCode && control.Message == c.Message
 		switch {
 		case notImplementedCall(c) || snapIgnored:
 			skipped = append(skipped, c.Case+" not implemented by the target")
-		case snapRuntime:
-			skipped = append(skipped, fmt.Sprintf("snapstart refused for the ordinary function in the same words (%s), so the runtime does not offer it and the refusal says nothing about tenancy", callOutcome(c)))
 		case c.StatusCode == 0 && strings.HasPrefix(c.Err, "not attempted"):
 			skipped = append(skipped, c.Case+" "+c.Err)
 		case pushback(c):
 			t.unjudge(c)
+		case snapRuntime:
+			skipped = append(skipped, fmt.Sprintf("snapstart refused for the ordinary function in the same words (%s), so the runtime does not offer it and the refusal says nothing about tenancy", callOutcome(c)))
 		case c.StatusCode >= 400:
 			t.judged++
 			refused = append(refused, c.Case+" ("+callOutcome(c)+")")

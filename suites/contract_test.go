@@ -288,6 +288,12 @@ func TestContractCheckStatuses(t *testing.T) {
 			co.Unsupported = append(co.Unsupported, runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: caseSnapStartControl,
 				Function: "ord", StatusCode: 400, ErrorCode: codeInvalidParam, Message: "provided.al2023 does not support SnapStart."})
 		}, reports.Pass, "refused: function-url (400 InvalidParameterValueException), provisioned-concurrency (400 InvalidParameterValueException), snapstart (400"},
+		{"TI-API-011", "SnapStart and its control both throttled: not judged, never called the runtime's", func(co *runner.ContractObservations) {
+			co.Unsupported = co.Unsupported[2:]
+			co.Unsupported[0].StatusCode, co.Unsupported[0].ErrorCode, co.Unsupported[0].Message = 429, codeTooManyReqs, "Rate exceeded"
+			co.Unsupported = append(co.Unsupported, runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: caseSnapStartControl,
+				Function: "ord", StatusCode: 429, ErrorCode: codeTooManyReqs, Message: "Rate exceeded"})
+		}, reports.Error, "snapstart"},
 		{"TI-API-011", "the control never counts as a feature granted", func(co *runner.ContractObservations) {
 			co.Unsupported = append(co.Unsupported, runner.ContractCall{Op: "UpdateFunctionConfiguration", Case: caseSnapStartControl,
 				Function: "ord", StatusCode: 200, SnapStart: "PublishedVersions"})

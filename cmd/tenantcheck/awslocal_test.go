@@ -67,18 +67,7 @@ func startStandIns(t *testing.T) *standIns {
 	})
 	// One account everywhere: the one SeaweedFS's GetCallerIdentity reports, which the stack
 	// builds its role ARNs from.
-	target, err := local.New(local.Config{Addr: "127.0.0.1:0", Region: localRegion, AccountID: seaweed.AccountID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := target.Close(); err != nil {
-			t.Errorf("stop the built-in target: %v", err)
-		}
-	})
+	target := startTarget(t, local.Config{Addr: "127.0.0.1:0", Region: localRegion, AccountID: seaweed.AccountID})
 	iamSrv, err := iamfake.NewServer(seaweed.AccountID)
 	if err != nil {
 		t.Fatal(err)

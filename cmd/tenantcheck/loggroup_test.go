@@ -24,18 +24,7 @@ func TestRunReadsTheFunctionsOwnLogGroup(t *testing.T) {
 		t.Skip("starts environments")
 	}
 	t.Parallel()
-	target, err := local.New(local.Config{Addr: "127.0.0.1:0", MaxEnvironments: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := target.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := target.Close(); err != nil {
-			t.Errorf("stop the built-in target: %v", err)
-		}
-	})
+	target := startTarget(t, local.Config{Addr: "127.0.0.1:0", MaxEnvironments: 24})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := runner.NewLambdaClient(ctx, target.Endpoint(), "us-east-1", runner.ClientOptions{})
@@ -74,4 +63,22 @@ func TestRunReadsTheFunctionsOwnLogGroup(t *testing.T) {
 	if got := st["TI-API-008"]; got.Status != reports.Pass {
 		t.Errorf("TI-API-008 = %s (%s): the async reports were not found in %s", got.Status, got.Reason, group)
 	}
+}
+
+// startTarget runs a built-in target in this process for one test and stops it afterwards.
+func startTarget(t *testing.T, cfg local.Config) *local.Server {
+	t.Helper()
+	target, err := local.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := target.Close(); err != nil {
+			t.Errorf("stop the built-in target: %v", err)
+		}
+	})
+	return target
 }
