@@ -177,9 +177,14 @@ func TestLogChannelWait(t *testing.T) {
 			if err != nil || rep == nil || rep.Seq != 1 || rep.Tenant != "blue" || rep.RunID != run {
 				t.Fatalf("wait = %+v, %v; want blue's report of seq 1", rep, err)
 			}
-			if in := f.lastIn.Load(); aws.ToString(in.LogGroupName) != group ||
-				aws.ToString(in.FilterPattern) != probes.ReportLogPattern(run) || aws.ToInt64(in.StartTime) != c.sinceMs {
-				t.Errorf("read group %s pattern %s start %d", aws.ToString(in.LogGroupName), aws.ToString(in.FilterPattern), aws.ToInt64(in.StartTime))
+			// A read starts at the wait's own start less the skew allowance: never before the
+			// run's (sinceMs), never after now less the allowance.
+			in := f.lastIn.Load()
+			start, latest := aws.ToInt64(in.StartTime), time.Now().Add(-clockSkew).UnixMilli()
+			if aws.ToString(in.LogGroupName) != group || aws.ToString(in.FilterPattern) != probes.ReportLogPattern(run) ||
+				start < c.sinceMs || start > latest {
+				t.Errorf("read group %s pattern %s start %d, want a start within [%d, %d]",
+					aws.ToString(in.LogGroupName), aws.ToString(in.FilterPattern), start, c.sinceMs, latest)
 			}
 			// The wait returns on the first line; close waits for the read that brought it,
 			// whose page also holds the duplicate.
