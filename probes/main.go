@@ -28,7 +28,12 @@ func IsLambdaRuntime() bool {
 // Main runs the probe and never returns: as the sleeping child it waits to be stopped;
 // otherwise it makes the one Probe of this execution environment (so its EnvID and StartedAt
 // belong to the cold start) and serves invocations through aws-lambda-go.
-func Main() {
+func Main() { MainWith() }
+
+// MainWith is Main with extra options applied after the defaults. It exists so a test can run
+// the real probe binary over the Runtime API with private directories instead of the host's
+// shared /tmp, /dev/shm and /var/tmp, which tests of other packages use at the same time.
+func MainWith(extra ...Option) {
 	if os.Getenv(childEnv) == "1" {
 		runChild()
 	}
@@ -38,7 +43,7 @@ func Main() {
 	} else {
 		log.Printf("tenantcheck probe: no executable path, process canaries disabled: %v", err)
 	}
-	p := New(opts...)
+	p := New(append(opts, extra...)...)
 	lambda.Start(p.Handle)
 	os.Exit(1) // lambda.Start exits on its own; this only documents that Main never returns
 }

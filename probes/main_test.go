@@ -153,6 +153,9 @@ func TestMainOverRuntimeAPI(t *testing.T) {
 	fr := &fakeRuntime{invokes: make(chan fakeInvoke), results: make(chan fakeResult, 1)}
 	srv := httptest.NewServer(fr.handler())
 	home := t.TempDir()
+	// Private stand-ins for /tmp, /dev/shm and /var/tmp: tests of other packages plant and
+	// remove canaries in the host's at the same time, and a scan reads at most maxScanPerPlace.
+	tmpDir, shmDir, varTmpDir := t.TempDir(), t.TempDir(), t.TempDir()
 	var logs syncBuffer
 	cmd := exec.Command(bin)
 	cmd.Env = []string{
@@ -161,6 +164,9 @@ func TestMainOverRuntimeAPI(t *testing.T) {
 		"LAMBDA_TASK_ROOT=" + binDir,
 		"HOME=" + home,
 		"PATH=" + os.Getenv("PATH"),
+		"TESTPROBE_TMP_DIR=" + tmpDir,
+		"TESTPROBE_DEV_SHM_DIR=" + shmDir,
+		"TESTPROBE_VAR_TMP_DIR=" + varTmpDir,
 	}
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -173,7 +179,6 @@ func TestMainOverRuntimeAPI(t *testing.T) {
 		_ = cmd.Process.Kill() // by pid; harmless if it already exited
 		<-exited
 		srv.Close()
-		removeRunFiles(t, runID, "/tmp", "/dev/shm", "/var/tmp")
 	})
 
 	decode := func(res fakeResult) *Report {
@@ -221,6 +226,13 @@ func TestMainOverRuntimeAPI(t *testing.T) {
 	if !first.Cold || first.Invocations != 1 || first.RequestID != "req-1" || first.ContextTenant != "tenant-a" ||
 		first.LogStream != "2025/11/25/[$LATEST]e2e" || first.PID != cmd.Process.Pid {
 		t.Errorf("first report identity: %+v", first)
+	}
+	for place, dir := range map[Place]string{PlaceTmp: tmpDir, PlaceDevShm: shmDir, PlaceVarTmp: varTmpDir} {
+		for _, pr := range plantedIn(first, place) {
+			if !pr.Planted || filepath.Dir(pr.Where) != dir {
+				t.Errorf("%s: planted %+v, want a canary in the test's private %s", place, pr, dir)
+			}
+		}
 	}
 	for _, place := range allPlaces {
 		if got := foundFor(first, runID, place); len(got) != 0 {
@@ -313,18 +325,4 @@ func sleepersOfRun(t *testing.T, runID string) []string {
 		}
 	}
 	return pids
-}
-
-// removeRunFiles deletes the canary files this run left in shared directories.
-func removeRunFiles(t *testing.T, runID string, dirs ...string) {
-	for _, dir := range dirs {
-		for _, path := range canaryFiles(t, dir) {
-			data, err := os.ReadFile(path)
-			if err == nil && bytes.Contains(data, []byte(fmt.Sprintf("%q", runID))) {
-				if err := os.Remove(path); err != nil {
-					t.Errorf("remove %s: %v", path, err)
-				}
-			}
-		}
-	}
 }

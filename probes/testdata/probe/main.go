@@ -9,9 +9,21 @@ import (
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
+// The probes tests run this binary unsandboxed beside tests of other packages, so they give it
+// private directories for the shared places through these variables (unset: the real ones).
 func main() {
 	if probes.IsLambdaRuntime() {
-		probes.Main()
+		var opts []probes.Option
+		for env, with := range map[string]func(string) probes.Option{
+			"TESTPROBE_TMP_DIR":     probes.WithTmpDir,
+			"TESTPROBE_DEV_SHM_DIR": probes.WithDevShmDir,
+			"TESTPROBE_VAR_TMP_DIR": probes.WithVarTmpDir,
+		} {
+			if dir := os.Getenv(env); dir != "" {
+				opts = append(opts, with(dir))
+			}
+		}
+		probes.MainWith(opts...)
 	}
 	fmt.Fprintln(os.Stderr, "probe: not started by a Lambda runtime (need AWS_LAMBDA_RUNTIME_API and the name bootstrap)")
 	os.Exit(2)
