@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local/cwlogs"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/cwlogs"
 )
 
 // goldenReport is a small, fixed report.

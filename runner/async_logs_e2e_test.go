@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -17,7 +17,7 @@ import (
 // override it, so with the logs channel nothing can arrive through a sink.
 func runAsyncSchedule(t *testing.T, channel string, faults ...string) *runner.Observations {
 	t.Helper()
-	srv, c := builtin(t, local.Config{Faults: faults, FaultRate: 1})
+	srv, c := builtin(t, emulator.Config{Faults: faults, FaultRate: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 10 * time.Second, PerTenant: true})
@@ -124,7 +124,7 @@ func TestRunContractAsyncThroughLogs(t *testing.T) {
 			if fault != "" {
 				faults = []string{fault}
 			}
-			srv, c := builtin(t, local.Config{MaxEnvironments: testCap, Faults: faults, FaultRate: 1})
+			srv, c := builtin(t, emulator.Config{MaxEnvironments: testCap, Faults: faults, FaultRate: 1})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			logs, err := runner.NewLogsClient(ctx, srv.Endpoint(), "")

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
@@ -127,7 +127,7 @@ func TestRunContractCleansUpOnFailure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts environments")
 	}
-	_, c := builtin(t, local.Config{MaxEnvironments: testCap})
+	_, c := builtin(t, emulator.Config{MaxEnvironments: testCap})
 	for _, after := range []time.Duration{0, 300 * time.Millisecond, 2 * time.Second} {
 		ctx, cancel := context.WithTimeout(context.Background(), after)
 		co, err := runner.RunContract(ctx, c, contractOpts(t, testCap))
@@ -149,7 +149,7 @@ func TestRunContractSkipsWhatItCannotReach(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts environments")
 	}
-	_, c := builtin(t, local.Config{})
+	_, c := builtin(t, emulator.Config{})
 	opts := contractOpts(t, 0)
 	opts.ReportSink = false
 	co, err := runner.RunContract(context.Background(), c, opts)
@@ -205,7 +205,7 @@ func TestRunContractFunctionsFollowTheStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts environments")
 	}
-	_, c := builtin(t, local.Config{})
+	_, c := builtin(t, emulator.Config{})
 	rec := &createRecorder{}
 	c = lambda.New(c.Options(), func(o *lambda.Options) { rec.next = o.HTTPClient; o.HTTPClient = rec })
 	arch := probefn.LambdaArch(runtime.GOARCH)

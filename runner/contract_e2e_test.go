@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
-	"github.com/tenantcheck/tenantcheck/fixtures/local/sandbox"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/sandbox"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -82,11 +82,11 @@ func pingPong(t *testing.T, ctx context.Context, c *lambda.Client, seed int64) *
 }
 
 // builtin starts the built-in target with cfg and returns a client for it.
-func builtin(t *testing.T, cfg local.Config) (*local.Server, *lambda.Client) {
+func builtin(t *testing.T, cfg emulator.Config) (*emulator.Server, *lambda.Client) {
 	t.Helper()
-	srv, err := local.New(cfg)
+	srv, err := emulator.New(cfg)
 	if err != nil {
-		t.Fatalf("local.New: %v", err)
+		t.Fatalf("emulator.New: %v", err)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start built-in target: %v", err)
@@ -121,7 +121,7 @@ const testCap = 6
 
 func runContract(t *testing.T, faults ...string) *runner.ContractObservations {
 	t.Helper()
-	_, c := builtin(t, local.Config{MaxEnvironments: testCap, Faults: faults, FaultRate: 1})
+	_, c := builtin(t, emulator.Config{MaxEnvironments: testCap, Faults: faults, FaultRate: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	co, err := runner.RunContract(ctx, c, contractOpts(t, testCap))

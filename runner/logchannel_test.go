@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local/cwlogs"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/cwlogs"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
@@ -15,7 +15,7 @@ import (
 // the log group through the CloudWatch Logs client and judges it with the logs area.
 func runLogged(t *testing.T, faults ...string) map[string]reports.CheckResult {
 	t.Helper()
-	srv, c := builtin(t, local.Config{Faults: faults, FaultRate: 1})
+	srv, c := builtin(t, emulator.Config{Faults: faults, FaultRate: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	obs := pingPong(t, ctx, c, 11)

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local/cwlogs"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/cwlogs"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 

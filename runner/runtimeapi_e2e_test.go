@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -25,7 +25,7 @@ func TestRuntimeAPIPeersOnBuiltinTarget(t *testing.T) {
 		outcome []string // outcomes the attempts may have
 	}{
 		{want: reports.Pass, outcome: []string{probes.PeerReset, probes.PeerClosed}},
-		{fault: string(local.FaultOpenRuntimeAPI), want: reports.Fail, outcome: []string{probes.PeerAnswered}},
+		{fault: string(emulator.FaultOpenRuntimeAPI), want: reports.Fail, outcome: []string{probes.PeerAnswered}},
 	}
 	for _, tt := range tests {
 		name := tt.fault
@@ -37,7 +37,7 @@ func TestRuntimeAPIPeersOnBuiltinTarget(t *testing.T) {
 			if tt.fault != "" {
 				faults = []string{tt.fault}
 			}
-			srv, c := builtin(t, local.Config{Faults: faults})
+			srv, c := builtin(t, emulator.Config{Faults: faults})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			iso, err := runner.FetchIsolation(ctx, srv.Endpoint())

@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/fixtures/seaweed"
@@ -48,9 +48,9 @@ func startSeaweed(tb testing.TB) *seaweed.Server {
 // test binary as the probe.
 func probeOnBuiltin(tb testing.TB, faults ...string) (*lambda.Client, string) {
 	tb.Helper()
-	srv, err := local.New(local.Config{Faults: faults, FaultRate: 1})
+	srv, err := emulator.New(emulator.Config{Faults: faults, FaultRate: 1})
 	if err != nil {
-		tb.Fatalf("local.New: %v", err)
+		tb.Fatalf("emulator.New: %v", err)
 	}
 	if err := srv.Start(); err != nil {
 		tb.Fatalf("start built-in target: %v", err)
@@ -108,7 +108,7 @@ func TestS3PhaseEndToEnd(t *testing.T) {
 			[4]reports.Status{reports.Pass, reports.Fail, reports.Pass, reports.Pass}},
 		{"wrong-tenant-policy", []string{s3data.FaultWrongTenantPolicy}, nil,
 			[4]reports.Status{reports.Fail, reports.Fail, reports.Pass, reports.Pass}},
-		{"target shares environments", nil, []string{string(local.FaultSharedPool)},
+		{"target shares environments", nil, []string{string(emulator.FaultSharedPool)},
 			[4]reports.Status{reports.Pass, reports.Pass, reports.Pass, reports.Fail}},
 	}
 	for _, tc := range tests {

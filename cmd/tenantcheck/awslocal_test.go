@@ -24,7 +24,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
 	"github.com/tenantcheck/tenantcheck/fixtures/awsstack/iamfake"
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/fixtures/seaweed"
 	"github.com/tenantcheck/tenantcheck/reports"
@@ -35,7 +35,7 @@ import (
 // about them: it finds them through the SDK's own service endpoint variables, exactly as it would
 // find LocalStack or a VPC endpoint, so what runs is the unmodified `--aws` code.
 type standIns struct {
-	target *local.Server
+	target *emulator.Server
 	weed   *seaweed.Server
 	iam    *iamfake.Server
 	// env is the CLI's whole environment: the stand-ins, the SeaweedFS admin key, and nothing
@@ -67,7 +67,7 @@ func startStandIns(t *testing.T) *standIns {
 	})
 	// One account everywhere: the one SeaweedFS's GetCallerIdentity reports, which the stack
 	// builds its role ARNs from.
-	target := startTarget(t, local.Config{Addr: "127.0.0.1:0", Region: localRegion, AccountID: seaweed.AccountID})
+	target := startTarget(t, emulator.Config{Addr: "127.0.0.1:0", Region: localRegion, AccountID: seaweed.AccountID})
 	iamSrv, err := iamfake.NewServer(seaweed.AccountID)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 )
 
 // targetFlags configure the built-in target, shared by `run` (in-process) and `emulator`.
@@ -20,7 +20,7 @@ type targetFlags struct {
 
 func (f *targetFlags) register(cmd *cobra.Command) {
 	names := make([]string, 0)
-	for _, k := range local.KnownFaults() {
+	for _, k := range emulator.KnownFaults() {
 		names = append(names, string(k.Name))
 	}
 	cmd.Flags().StringSliceVar(&f.faults, "fault", nil, "inject named faults into the built-in target: "+strings.Join(names, ", "))
@@ -29,17 +29,17 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", 5*time.Minute, "built-in target: idle environments older than this are destroyed")
 }
 
-func (f *targetFlags) config(addr string, seed int64) (local.Config, error) {
+func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
 	if f.faultRate < 0 || f.faultRate > 1 {
-		return local.Config{}, usageError("--fault-rate %v: must be between 0 and 1", f.faultRate)
+		return emulator.Config{}, usageError("--fault-rate %v: must be between 0 and 1", f.faultRate)
 	}
 	if f.maxEnvironments < 1 {
-		return local.Config{}, usageError("--max-environments %d: must be at least 1", f.maxEnvironments)
+		return emulator.Config{}, usageError("--max-environments %d: must be at least 1", f.maxEnvironments)
 	}
-	if _, err := local.ParseFaults(f.faults); err != nil {
-		return local.Config{}, usageError("--fault: %w", err)
+	if _, err := emulator.ParseFaults(f.faults); err != nil {
+		return emulator.Config{}, usageError("--fault: %w", err)
 	}
-	return local.Config{
+	return emulator.Config{
 		Addr:            addr,
 		MaxEnvironments: f.maxEnvironments,
 		IdleTimeout:     f.idleTimeout,
@@ -67,7 +67,7 @@ client at the printed endpoint. SIGINT or SIGTERM stops every environment.`,
 			if err != nil {
 				return err
 			}
-			srv, err := local.New(cfg)
+			srv, err := emulator.New(cfg)
 			if err != nil {
 				return usageError("emulator: %w", err)
 			}

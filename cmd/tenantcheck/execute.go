@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/fixtures/seaweed"
@@ -194,7 +194,7 @@ func (s *session) standUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		srv, err := local.New(cfg)
+		srv, err := emulator.New(cfg)
 		if err != nil {
 			return usageError("built-in target: %w", err)
 		}

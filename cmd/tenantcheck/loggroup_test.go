@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -24,7 +24,7 @@ func TestRunReadsTheFunctionsOwnLogGroup(t *testing.T) {
 		t.Skip("starts environments")
 	}
 	t.Parallel()
-	target := startTarget(t, local.Config{Addr: "127.0.0.1:0", MaxEnvironments: 24})
+	target := startTarget(t, emulator.Config{Addr: "127.0.0.1:0", MaxEnvironments: 24})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := runner.NewLambdaClient(ctx, target.Endpoint(), "us-east-1", runner.ClientOptions{})
@@ -66,9 +66,9 @@ func TestRunReadsTheFunctionsOwnLogGroup(t *testing.T) {
 }
 
 // startTarget runs a built-in target in this process for one test and stops it afterwards.
-func startTarget(t *testing.T, cfg local.Config) *local.Server {
+func startTarget(t *testing.T, cfg emulator.Config) *emulator.Server {
 	t.Helper()
-	target, err := local.New(cfg)
+	target, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

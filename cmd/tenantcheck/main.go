@@ -8,7 +8,7 @@ package main
 import (
 	"os"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local/sandbox"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/sandbox"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local/sandbox"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/sandbox"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/local"
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/reports"
 )
@@ -73,7 +73,7 @@ func TestFaultsDocCoversEveryTargetFault(t *testing.T) {
 	for _, r := range readMatrix(t) {
 		documented[r.fault] = true
 	}
-	for _, k := range local.KnownFaults() {
+	for _, k := range emulator.KnownFaults() {
 		if !documented[string(k.Name)] {
 			t.Errorf("fault %q is known to the target but has no row in docs/FAULTS.md", k.Name)
 		}
