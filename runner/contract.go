@@ -86,18 +86,16 @@ func (o ContractOptions) withDefaults() ContractOptions {
 	if o.FunctionTimeout <= 0 {
 		o.FunctionTimeout = 15 * time.Second
 	}
+	d := DefaultSettings()
 	if o.InvokeTimeout <= 0 {
-		o.InvokeTimeout = 30 * time.Second
+		o.InvokeTimeout = d.Invoke
 	}
 	if o.DeployTimeout <= 0 {
-		o.DeployTimeout = 5 * time.Minute
+		o.DeployTimeout = d.Deploy
 	}
 	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.AsyncReportTimeout <= 0 {
-		o.AsyncReportTimeout = 10 * time.Second
-		if o.AsyncChannel == AsyncChannelLogs {
-			o.AsyncReportTimeout = logsAsyncReportTimeout
-		}
+		o.AsyncReportTimeout = d.asyncReportTimeout(o.AsyncChannel)
 	}
 	return o
 }

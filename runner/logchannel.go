@@ -31,9 +31,6 @@ const (
 )
 
 const (
-	// logsAsyncReportTimeout is the default report wait of the logs channel: CloudWatch takes
-	// seconds, sometimes tens of seconds, to make a line searchable.
-	logsAsyncReportTimeout = 60 * time.Second
 	// logPollFirst and logPollMax are the first and the longest pause between two reads of a
 	// log group while someone waits. FilterLogEvents is rate-limited per account and region, so
 	// the pause backs off whenever a read brings nothing new.

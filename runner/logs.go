@@ -151,22 +151,31 @@ func CollectLogs(ctx context.Context, client LogsClient, function string, obs *O
 	return CollectLogGroup(ctx, client, LogGroupName(function), obs, wait)
 }
 
-// CollectLogGroup reads the log group's events from the run's start onwards into obs.Logs, then
-// asks FilterLogEvents for each run tenant's lines.
+// CollectLogGroup is ReadLogGroup storing its result in obs.Logs.
+func CollectLogGroup(ctx context.Context, client LogsClient, group string, obs *Observations, wait time.Duration) error {
+	lo, err := ReadLogGroup(ctx, client, group, obs, wait)
+	if obs != nil {
+		obs.Logs = lo
+	}
+	return err
+}
+
+// ReadLogGroup reads the log group's events from the run's start onwards, then asks
+// FilterLogEvents for each run tenant's lines. It only reads obs (the run's start, tenants and
+// reports), so the logs phase returns its own result.
 //
 // CloudWatch ingests with a lag, so it polls, backing off from 200 ms to 5 s, until the platform
 // REPORT of every invocation that produced a probe report has arrived (a REPORT is the last line
 // Lambda writes for an invocation, so everything before it is in) or wait has passed. Running out
-// of time is not an error: obs.Logs says what is missing and the checks weigh it. A missing log
-// group counts as "not yet" while waiting. Other API errors stop collection, are recorded in
-// obs.Logs.Err and returned.
-func CollectLogGroup(ctx context.Context, client LogsClient, group string, obs *Observations, wait time.Duration) error {
+// of time is not an error: the result says what is missing and the checks weigh it. A missing log
+// group counts as "not yet" while waiting. Other API errors stop collection, are recorded in the
+// result's Err and returned with it.
+func ReadLogGroup(ctx context.Context, client LogsClient, group string, obs *Observations, wait time.Duration) (*LogsObservation, error) {
 	if obs == nil {
-		return errors.New("collect logs: no observations")
+		return nil, errors.New("collect logs: no observations")
 	}
 	start := time.Now()
 	lo := &LogsObservation{Group: group, SinceMs: obs.Started.Add(-clockSkew).UnixMilli(), Streams: []LogStream{}}
-	obs.Logs = lo
 	c := &collector{client: client, lo: lo, seen: map[string]bool{}, streams: map[string]int{}, reports: map[string]bool{}}
 	expected := expectedRequests(obs)
 	lo.Expected = len(expected)
@@ -176,7 +185,7 @@ func CollectLogGroup(ctx context.Context, client LogsClient, group string, obs *
 		lo.Polls++
 		err := c.poll(ctx)
 		if err != nil && !isNotFound(err) {
-			return c.fail(start, fmt.Errorf("collect logs from %s: %w", group, err))
+			return lo, c.fail(start, fmt.Errorf("collect logs from %s: %w", group, err))
 		}
 		missing := c.missing(expected)
 		lo.GroupMissing = err != nil
@@ -186,19 +195,19 @@ func CollectLogGroup(ctx context.Context, client LogsClient, group string, obs *
 			break
 		}
 		if err := sleepCtx(ctx, min(pause, time.Until(deadline))); err != nil {
-			return c.fail(start, fmt.Errorf("collect logs from %s: %w", group, err))
+			return lo, c.fail(start, fmt.Errorf("collect logs from %s: %w", group, err))
 		}
 		pause = min(2*pause, pollMax)
 	}
 	if lo.GroupMissing {
 		lo.Waited = time.Since(start)
-		return nil
+		return lo, nil
 	}
 	if err := c.filterTenants(ctx, obs.Tenants, deadline); err != nil {
-		return c.fail(start, fmt.Errorf("collect logs from %s: %w", group, err))
+		return lo, c.fail(start, fmt.Errorf("collect logs from %s: %w", group, err))
 	}
 	lo.Waited = time.Since(start)
-	return nil
+	return lo, nil
 }
 
 type collector struct {

@@ -128,4 +128,7 @@ type Observations struct {
 	// could be had); nil when that phase was not run, so the s3 checks SKIP instead of
 	// judging nothing.
 	S3 *S3Observations `json:"s3,omitempty"`
+	// Incomplete lists the parts of the run that did not finish; the checks of an area named
+	// here may FAIL on what was seen but never PASS (suites.Judge).
+	Incomplete []Gap `json:"incomplete,omitempty"`
 }

@@ -32,13 +32,14 @@ type Timeouts struct {
 type Options struct {
 	Function  string
 	Qualifier string
-	// Tenants is the number of fresh random tenants, added to the adversarial groups. Default 4.
+	// Tenants is the number of fresh random tenants, added to the adversarial groups. Default:
+	// DefaultSettings, as for every zero field below.
 	Tenants int
 	// Fixed, when non-empty, replaces the generated tenants (Tenants is then ignored).
 	Fixed []Tenant
-	// Invocations is the total across schedules, split by weight. Default 200.
+	// Invocations is the total across schedules, split by weight.
 	Invocations int
-	// Concurrency bounds the invocations in flight in the concurrent schedules. Default 4.
+	// Concurrency bounds the invocations in flight in the concurrent schedules.
 	Concurrency int
 	// Schedules to run, in order. Default AllSchedules().
 	Schedules []string
@@ -68,42 +69,43 @@ type Options struct {
 	MaxTimeouts int
 	// Progress is told about finished invocations; nil is silent. See NewProgress.
 	Progress Progress
+	// Record, when set, receives the run's identity and every invocation as it finishes
+	// (run --observations), so a run that breaks half-way leaves what it saw.
+	Record *Record
 }
 
+// withDefaults fills every zero field from DefaultSettings. Run and Plan each apply it exactly
+// once (Run plans through plan, which does not), so a negative ErrorRate or MaxTimeouts, meaning
+// "none", is kept negative and read as none by the planner.
 func (o Options) withDefaults() Options {
+	d := DefaultSettings()
 	if o.Tenants <= 0 {
-		o.Tenants = 4
+		o.Tenants = d.Tenants
 	}
 	if o.Invocations <= 0 {
-		o.Invocations = 200
+		o.Invocations = d.Invocations
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = d.Concurrency
 	}
 	if len(o.Schedules) == 0 {
 		o.Schedules = AllSchedules()
 	}
 	if o.Timeouts.Invoke <= 0 {
-		o.Timeouts.Invoke = 30 * time.Second
+		o.Timeouts.Invoke = d.Invoke
 	}
 	if o.Timeouts.Phase <= 0 {
-		o.Timeouts.Phase = 2 * time.Minute
+		o.Timeouts.Phase = d.Phase
 	}
 	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.Timeouts.AsyncReport <= 0 {
-		o.Timeouts.AsyncReport = 10 * time.Second
-		if o.AsyncChannel == AsyncChannelLogs {
-			o.Timeouts.AsyncReport = logsAsyncReportTimeout
-		}
+		o.Timeouts.AsyncReport = d.asyncReportTimeout(o.AsyncChannel)
 	}
-	// A negative ErrorRate or MaxTimeouts means "none" and stays negative: Run applies the
-	// defaults and Plan applies them again, so turning "none" into 0 here would make the second
-	// pass read it as "unset" and restore the default. The planner treats negative as none.
 	if o.ErrorRate == 0 {
-		o.ErrorRate = 0.05
+		o.ErrorRate = d.ErrorRate
 	}
 	if o.MaxTimeouts == 0 {
-		o.MaxTimeouts = 2
+		o.MaxTimeouts = d.MaxTimeouts
 	}
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
@@ -143,7 +145,7 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 	if err := checkAsyncChannel(opts.AsyncChannel, opts.Logs); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
-	phases, err := Plan(opts, tenants)
+	phases, err := plan(opts, tenants)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
@@ -196,6 +198,7 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		}
 	}
 
+	opts.Record.begin(obs)
 	opts.Progress.Start(total)
 	var errs []error
 	for _, ph := range phases {
@@ -306,7 +309,9 @@ func (e *executor) issue(st Step) int {
 	return idx
 }
 
-func (e *executor) finish(tenant int, completed bool) {
+// finish ends invocation idx: its observation is final from here on.
+func (e *executor) finish(idx, tenant int, completed bool) {
+	e.opts.Record.invocation(&e.items[idx])
 	e.mu.Lock()
 	e.track.end(tenant, completed)
 	e.mu.Unlock()
@@ -330,7 +335,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		ob.Err = fmt.Sprintf("encode event: %v", err)
-		e.finish(st.Tenant, false)
+		e.finish(idx, st.Tenant, false)
 		return
 	}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.Timeouts.Invoke)
@@ -351,12 +356,12 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 	// An environment that crashed or timed out is gone: it makes no idle environment.
 	survives := st.Action != probes.ActionCrash && st.Action != probes.ActionTimeout
 	if !st.Async || err != nil || ob.FunctionError != "" {
-		e.finish(st.Tenant, err == nil && survives)
+		e.finish(idx, st.Tenant, err == nil && survives)
 		return
 	}
 	if e.async == nil {
 		// Accepted, but the runner cannot tell when it ran: never count it as idle.
-		e.finish(st.Tenant, false)
+		e.finish(idx, st.Tenant, false)
 		return
 	}
 	reports.Add(1)
@@ -370,7 +375,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 			ob.Report, ob.Err = checkReport(rep)
 			e.peers.learn(ob.Tenant, ob.Report)
 		}
-		e.finish(st.Tenant, ob.Report != nil && survives)
+		e.finish(idx, st.Tenant, ob.Report != nil && survives)
 	}()
 }
 

@@ -59,9 +59,9 @@ type S3Options struct {
 	// gives TI-S3-004 power: an environment recycled across tenants then still holds the first
 	// tenant's credentials. Default 2.
 	Rounds int
-	// Concurrency bounds invocations in flight within a round. Default 4.
+	// Concurrency bounds invocations in flight within a round. Default: DefaultSettings.
 	Concurrency int
-	// Invoke bounds one invocation. Default 30 s.
+	// Invoke bounds one invocation. Default: DefaultSettings.
 	Invoke time.Duration
 }
 
@@ -112,14 +112,15 @@ func RunS3(ctx context.Context, inv Invoker, opts S3Options) (*S3Observations, e
 	if len(opts.Phase.Tenants) < 2 {
 		return nil, fmt.Errorf("run s3: %d tenants, need at least 2 to test isolation", len(opts.Phase.Tenants))
 	}
+	d := DefaultSettings()
 	if opts.Rounds <= 0 {
-		opts.Rounds = 2
+		opts.Rounds = d.S3Rounds
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 4
+		opts.Concurrency = d.Concurrency
 	}
 	if opts.Invoke <= 0 {
-		opts.Invoke = 30 * time.Second
+		opts.Invoke = d.Invoke
 	}
 	if opts.RunID == "" {
 		id, _, err := newRunIdentity()

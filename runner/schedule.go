@@ -62,7 +62,11 @@ type Phase struct {
 // a run. Each schedule draws from its own seeded stream so selecting or dropping one schedule
 // does not change the steps of another.
 func Plan(opts Options, tenants []Tenant) ([]Phase, error) {
-	opts = opts.withDefaults()
+	return plan(opts.withDefaults(), tenants)
+}
+
+// plan is Plan on options whose defaults are already applied.
+func plan(opts Options, tenants []Tenant) ([]Phase, error) {
 	if len(tenants) < 2 {
 		return nil, fmt.Errorf("plan: need at least 2 tenants, have %d", len(tenants))
 	}

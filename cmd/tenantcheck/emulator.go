@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
+	"github.com/tenantcheck/tenantcheck/runner"
 )
 
 // targetFlags configure the built-in target, shared by `run` (in-process) and `emulator`.
@@ -19,14 +20,15 @@ type targetFlags struct {
 }
 
 func (f *targetFlags) register(cmd *cobra.Command) {
+	d := runner.DefaultSettings()
 	names := make([]string, 0)
 	for _, k := range emulator.KnownFaults() {
 		names = append(names, string(k.Name))
 	}
 	cmd.Flags().StringSliceVar(&f.faults, "fault", nil, "inject named faults into the built-in target: "+strings.Join(names, ", "))
 	cmd.Flags().Float64Var(&f.faultRate, "fault-rate", 1.0, "probability with which a probabilistic fault (recycle) fires")
-	cmd.Flags().IntVar(&f.maxEnvironments, "max-environments", 64, "built-in target: cap on environments per function (active and idle)")
-	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", 5*time.Minute, "built-in target: idle environments older than this are destroyed")
+	cmd.Flags().IntVar(&f.maxEnvironments, "max-environments", d.MaxEnvironments, "built-in target: cap on environments per function (active and idle)")
+	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", d.IdleTimeout, "built-in target: idle environments older than this are destroyed")
 }
 
 func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {

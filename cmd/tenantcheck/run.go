@@ -2,20 +2,14 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
-	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
 )
@@ -58,10 +52,13 @@ type runFlags struct {
 	asyncChannel string
 	// runID names the stack `run --aws` deploys (default: a fresh one).
 	runID string
+	// observations is the file the run's record is streamed to (JSON Lines).
+	observations string
 }
 
 func newRunCmd() *cobra.Command {
 	f := &runFlags{}
+	d := runner.DefaultSettings()
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the suite against a target (default: the built-in local target)",
@@ -75,21 +72,21 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.endpoint, "endpoint-url", "", "Lambda-compatible endpoint to test (default: start the built-in target in-process)")
 	fl.StringVar(&f.function, "function", "", "use this already deployed probe function instead of deploying one")
 	fl.StringVar(&f.qualifier, "qualifier", "", "version or alias of --function to invoke")
-	fl.IntVar(&f.tenants, "tenants", 6, "fresh random tenants per run (adversarial pairs are added on top)")
-	fl.IntVar(&f.invocations, "invocations", 800, "invocations in total, across all schedules")
-	fl.IntVar(&f.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
+	fl.IntVar(&f.tenants, "tenants", d.Tenants, "fresh random tenants per run (adversarial pairs are added on top)")
+	fl.IntVar(&f.invocations, "invocations", d.Invocations, "invocations in total, across all schedules")
+	fl.IntVar(&f.concurrency, "concurrency", d.Concurrency, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&f.schedules, "schedule", runner.AllSchedules(), "schedules to run, in order")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for tenants and interleaving (default: random; printed for replay)")
 	fl.StringSliceVar(&f.checks, "checks", nil, "only these check IDs or areas")
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these check IDs or areas")
 	fl.StringArrayVar(&f.formats, "format", nil, "extra report format: json or junit (repeatable, paired in order with --out)")
 	fl.StringArrayVar(&f.outs, "out", nil, "file for the matching --format")
-	fl.DurationVar(&f.fnTimeout, "function-timeout", time.Second, "timeout of the deployed probe function (the errors schedule waits it out)")
-	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", 30*time.Second, "timeout of one invocation, retries included")
-	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", 2*time.Minute, "timeout of one schedule")
-	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 0, "how long to wait for an Event invocation's report (default 10s through the sink, 60s through logs)")
+	fl.DurationVar(&f.fnTimeout, "function-timeout", d.FunctionTimeout, "timeout of the deployed probe function (the errors schedule waits it out)")
+	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", d.Invoke, "timeout of one invocation, retries included")
+	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", d.Phase, "timeout of one schedule")
+	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 0, fmt.Sprintf("how long to wait for an Event invocation's report (default %s through the sink, %s through logs)", d.AsyncReportSink, d.AsyncReportLogs))
 	fl.StringVar(&f.asyncChannel, "async-channel", "auto", "how Event invocations report back: sink (loopback HTTP; local targets), logs (CloudWatch Logs FilterLogEvents), none (async checks SKIP), or auto (sink on loopback, logs with --aws, none otherwise)")
-	fl.DurationVar(&f.deployTimout, "deploy-timeout", 5*time.Minute, "timeout for deploying the probe and waiting until it is Active")
+	fl.DurationVar(&f.deployTimout, "deploy-timeout", d.Deploy, "timeout for deploying the probe and waiting until it is Active")
 	fl.BoolVar(&f.useAWS, "aws", false, "test a real AWS account: deploy the probe stack, run, tear down (see docs/AWS.md)")
 	f.aws.register(cmd)
 	fl.StringVar(&f.runID, "run-id", "", "with --aws: run ID of the stack to deploy (default: date and random suffix)")
@@ -97,10 +94,11 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and how many invocations it would make, then exit")
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 service for the s3 area (default: a local SeaweedFS started for the run; with --aws: AWS)")
 	fl.StringVar(&f.stsEndpoint, "sts-endpoint", "", "STS service for the s3 area (default: the --s3-endpoint)")
-	fl.DurationVar(&f.logsWait, "logs-wait", 10*time.Second, "how long to wait for log ingestion before judging the logs area (default 90s with --aws, where ingestion lags)")
+	fl.DurationVar(&f.logsWait, "logs-wait", d.LogsWait, fmt.Sprintf("how long to wait for log ingestion before judging the logs area (default %s with --aws, where ingestion lags)", d.LogsWaitAWS))
 	fl.StringVar(&f.role, "role", "", "execution role ARN for the functions the contract phase creates (needed on AWS with --function; --aws without --function uses the deployed stack's)")
 	fl.StringVar(&f.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one (e.g. a linux build for another CPU)")
 	fl.BoolVar(&f.noBuild, "no-build", false, "never build SeaweedFS: if it is not built yet, the s3 area reports SKIP")
+	fl.StringVar(&f.observations, "observations", "", "stream everything the run observes to this file (JSON Lines, docs/OBSERVATIONS.md) for `tenantcheck judge`")
 	f.target.register(cmd)
 	return cmd
 }
@@ -147,27 +145,12 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if f.dryRun {
 		return f.printPlan(cmd.Context(), stdout, checks)
 	}
-	rep, runErr := f.execute(cmd.Context(), checks, stderr)
+	info := runner.RunInfo{Tool: "tenantcheck", ToolVersion: toolVersion(), Seed: f.seed, Replay: replayCommand(cmd.Flags(), f.seed)}
+	rep, runErr := f.execute(cmd.Context(), checks, stderr, info)
 	if rep == nil {
 		return runErr
 	}
-	rep.Replay = replayCommand(cmd.Flags(), f.seed)
-	if err := writeOutputs(stdout, outs, rep); err != nil {
-		runErr = multierror.Append(runErr, err)
-	}
-	switch {
-	case rep.Summary.ExitCode == ExitFail:
-		// A failed MUST check outranks a cleanup problem: the verdict is already FAIL.
-		if runErr != nil {
-			fmt.Fprintln(stderr, "tenantcheck:", runErr)
-		}
-		return &exitError{code: ExitFail}
-	case runErr != nil:
-		return &exitError{code: ExitIncomplete, err: runErr}
-	case rep.Summary.ExitCode != ExitOK:
-		return &exitError{code: rep.Summary.ExitCode}
-	}
-	return nil
+	return finish(stdout, stderr, outs, rep, runErr)
 }
 
 func toolError(format string, args ...any) error {
@@ -221,7 +204,7 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 		return usageError("--endpoint-url %q: want an http:// or https:// URL", f.endpoint)
 	}
 	if f.useAWS && !cmd.Flags().Changed("logs-wait") {
-		f.logsWait = 90 * time.Second
+		f.logsWait = runner.DefaultSettings().LogsWaitAWS
 	}
 	switch f.asyncChannel {
 	case "auto", runner.AsyncChannelSink, runner.AsyncChannelLogs, runner.AsyncChannelNone:
@@ -240,72 +223,3 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// replayCommand rebuilds the command line from the flags the user set, with the seed pinned and
-// the output flags dropped (a replay should not overwrite the original reports).
-func replayCommand(fl *pflag.FlagSet, seed int64) string {
-	parts := []string{"tenantcheck", "run"}
-	var names []string
-	fl.Visit(func(p *pflag.Flag) { names = append(names, p.Name) })
-	sort.Strings(names)
-	for _, n := range names {
-		if n == "seed" || n == "format" || n == "out" {
-			continue
-		}
-		p := fl.Lookup(n)
-		val := p.Value.String()
-		if sv, ok := p.Value.(pflag.SliceValue); ok {
-			val = strings.Join(sv.GetSlice(), ",")
-		}
-		parts = append(parts, fmt.Sprintf("--%s=%s", n, shellQuote(val)))
-	}
-	parts = append(parts, fmt.Sprintf("--seed=%d", seed))
-	return strings.Join(parts, " ")
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '-' || r == '_' || r == '.' || r == ',' || r == ':' || r == '/' || r == '=' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func writeOutputs(stdout io.Writer, outs []output, rep *reports.Report) error {
-	tableToStdout := true
-	var errs error
-	for _, o := range outs {
-		if o.path == "" {
-			tableToStdout = false
-			if err := reports.Write(o.format, stdout, rep); err != nil {
-				errs = multierror.Append(errs, fmt.Errorf("write %s report: %w", o.format, err))
-			}
-			continue
-		}
-		if err := writeFile(o.path, o.format, rep); err != nil {
-			errs = multierror.Append(errs, err)
-		}
-	}
-	if tableToStdout {
-		if err := reports.WriteTable(stdout, rep); err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("write table: %w", err))
-		}
-	}
-	return errs
-}
-
-func writeFile(path, format string, rep *reports.Report) (err error) {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create %s report %s: %w", format, path, err)
-	}
-	defer func() {
-		if cerr := fh.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close %s: %w", path, cerr)
-		}
-	}()
-	if err := reports.Write(format, fh, rep); err != nil {
-		return fmt.Errorf("write %s report %s: %w", format, path, err)
-	}
-	return nil
-}

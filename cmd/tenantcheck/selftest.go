@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
 )
 
@@ -48,13 +49,14 @@ Exit 1 if any healthy run FAILed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSelftest(cmd, st) },
 	}
 	fl := cmd.Flags()
+	d := runner.DefaultSettings()
 	fl.IntVar(&st.runs, "runs", 100, "seeded runs against the healthy target")
 	fl.IntVar(&st.powerRuns, "power-runs", 40, "runs per recycle rate")
 	fl.Float64SliceVar(&st.rates, "rates", []float64{0.05, 0.01}, "recycle fault rates to measure")
 	fl.Int64Var(&st.firstSeed, "seed", 1, "seed of the first run; run i uses seed+i")
-	fl.IntVar(&st.run.invocations, "invocations", 800, "invocations per run")
-	fl.IntVar(&st.run.tenants, "tenants", 6, "fresh tenants per run")
-	fl.IntVar(&st.run.concurrency, "concurrency", 4, "invocations in flight for concurrent schedules")
+	fl.IntVar(&st.run.invocations, "invocations", d.Invocations, "invocations per run")
+	fl.IntVar(&st.run.tenants, "tenants", d.Tenants, "fresh tenants per run")
+	fl.IntVar(&st.run.concurrency, "concurrency", d.Concurrency, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&st.run.schedules, "schedule", nil, "schedules (default: all)")
 	fl.StringVar(&st.run.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one")
 	fl.StringSliceVar(&st.checks, "checks", []string{suites.AreaIsolation}, "check IDs or areas judged in every run (the recycle fault is an isolation fault)")
@@ -86,7 +88,7 @@ func runSelftest(cmd *cobra.Command, st *selftestFlags) error {
 		for i := 0; i < n; i++ {
 			f := st.runFlags(seed, faults, rate)
 			seed++
-			rep, err := f.execute(cmd.Context(), checks, io.Discard)
+			rep, err := f.execute(cmd.Context(), checks, io.Discard, runner.RunInfo{Tool: "tenantcheck", ToolVersion: toolVersion(), Seed: f.seed})
 			if err != nil {
 				return fmt.Errorf("%s run %d (seed %d): %w", scenario, i+1, f.seed, err)
 			}
@@ -124,14 +126,18 @@ func runSelftest(cmd *cobra.Command, st *selftestFlags) error {
 	return nil
 }
 
+// runFlags are the flags of one measured run: the defaults table wherever selftest has no flag
+// of its own, so a measured run is the run a user gets.
 func (st *selftestFlags) runFlags(seed int64, faults []string, rate float64) *runFlags {
+	d := runner.DefaultSettings()
 	f := st.run
 	f.seed = seed
 	f.aws.region = "us-east-1"
-	f.fnTimeout = time.Second
+	f.fnTimeout = d.FunctionTimeout
 	f.deployTimout = 2 * time.Minute
-	f.timeouts.Invoke, f.timeouts.Phase, f.timeouts.AsyncReport = 30*time.Second, 2*time.Minute, 10*time.Second
-	f.target = targetFlags{faults: faults, faultRate: rate, maxEnvironments: 64, idleTimeout: 5 * time.Minute}
+	f.timeouts = runner.Timeouts{Invoke: d.Invoke, Phase: d.Phase, AsyncReport: d.AsyncReportSink}
+	f.logsWait = d.LogsWait
+	f.target = targetFlags{faults: faults, faultRate: rate, maxEnvironments: d.MaxEnvironments, idleTimeout: d.IdleTimeout}
 	return &f
 }
 

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
+	"github.com/tenantcheck/tenantcheck/runner"
+	"github.com/tenantcheck/tenantcheck/suites"
+)
+
+// phaseResults is what each phase of a run returned; assemble makes them one record.
+type phaseResults struct {
+	// isolation is the isolation schedules' record (the run's identity and invocations); nil
+	// only when the runner could not start at all (runErr says why).
+	isolation *runner.Observations
+	// runErr is why the schedules stopped early (a phase timeout, Ctrl-C), with what they
+	// observed still in isolation.
+	runErr   error
+	contract *runner.ContractObservations
+	logs     *runner.LogsObservation
+	s3       *runner.S3Observations
+	declared *runner.Isolation
+}
+
+// assemble is the one place the run's record is put together from its phases' results.
+func (r *phaseResults) assemble(label string) *runner.Observations {
+	obs := r.isolation
+	obs.Target.Endpoint = label
+	obs.Target.Isolation = r.declared
+	obs.Contract, obs.Logs, obs.S3 = r.contract, r.logs, r.s3
+	if r.runErr != nil {
+		obs.Incomplete = append(obs.Incomplete, runner.Gap{Area: suites.AreaIsolation, Reason: r.runErr.Error()})
+	}
+	return obs
+}
+
+// runPhases runs every phase the selected checks need. The contract phase works on functions of
+// its own, so it runs beside the isolation schedules; logs and s3 need the schedules' record.
+func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResults {
+	res := &phaseResults{}
+	if s.wants(suites.AreaS3) {
+		s.tgt.startS3(ctx, s)
+	}
+	var contract chan *runner.ContractObservations
+	if s.wants(suites.AreaContract) {
+		contract = make(chan *runner.ContractObservations, 1)
+		go func() {
+			t0 := time.Now()
+			co := s.runContract(ctx)
+			s.logf("contract phase done in %s", time.Since(t0).Round(time.Millisecond))
+			contract <- co
+		}()
+	}
+
+	ropts := s.f.runnerOptions(s.function, s.stderr)
+	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup, ropts.Record = s.asyncChannel, s.logs, s.logGroup, s.record
+	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
+	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
+	if contract != nil {
+		// Always collected, even after a failed run: the phase deletes its functions on return.
+		res.contract = <-contract
+		s.record.Contract(res.contract)
+	}
+	if res.isolation == nil {
+		return res
+	}
+	res.declared = s.tgt.declaredIsolation(ctx, s)
+	if s.wants(suites.AreaLogs) {
+		s.phase("logs collected", func() { res.logs = s.readLogs(ctx, res.isolation) })
+		s.record.Logs(res.logs)
+	}
+	if s.wants(suites.AreaS3) {
+		s.phase("s3 phase done", func() { res.s3 = s.runS3(ctx, res.isolation) })
+		s.record.S3(res.s3)
+	}
+	return res
+}
+
+func (s *session) runContract(ctx context.Context) *runner.ContractObservations {
+	opts := runner.ContractOptions{
+		Role:         s.role,
+		Function:     s.function,
+		Qualifier:    s.f.qualifier,
+		Seed:         s.f.seed,
+		AsyncChannel: s.asyncChannel,
+		Logs:         s.logs,
+		// The phase's functions log where the probe does: on AWS the execution role may write
+		// nowhere else and teardown removes that group; the logs area must (and does) tell
+		// their lines from the isolation run's.
+		LogGroup:           s.logGroup,
+		InvokeTimeout:      s.f.timeouts.Invoke,
+		DeployTimeout:      s.f.deployTimout,
+		AsyncReportTimeout: s.f.timeouts.AsyncReport,
+	}
+	if skip := s.tgt.contract(s, &opts); skip != "" {
+		s.logf("warning: contract phase skipped: %s", skip)
+		return runner.SkippedContract(skip)
+	}
+	zip, arch, err := s.probeZip(ctx)
+	if err != nil {
+		s.logf("warning: contract phase: %v", err)
+		return nil
+	}
+	opts.Zip, opts.Arch = zip, arch
+	o, err := runner.RunContract(ctx, s.client, opts)
+	if err != nil {
+		s.logf("warning: contract phase: %v", err)
+	}
+	return o
+}
+
+func (s *session) readLogs(ctx context.Context, obs *runner.Observations) *runner.LogsObservation {
+	lc, err := s.logsClient(ctx)
+	if err != nil {
+		s.logf("warning: %v", err)
+		return nil
+	}
+	lo, err := runner.ReadLogGroup(ctx, lc, s.logGroup, obs, s.f.logsWait)
+	if err != nil {
+		s.logf("warning: collect logs: %v", err)
+	}
+	return lo
+}
+
+func (s *session) runS3(ctx context.Context, obs *runner.Observations) *runner.S3Observations {
+	opts, done := s.tgt.s3Setup(ctx, s, pickTenants(obs, s.f.seed))
+	if done != nil {
+		return done
+	}
+	opts.Faults, opts.RunID = s.f.s3Faults, obs.RunID
+	fx, err := s3data.Setup(ctx, opts)
+	if err != nil {
+		return runner.FailedS3(fmt.Sprintf("could not lay out tenant data: %v", err))
+	}
+	s.defer_(func(ctx context.Context) error {
+		if err := fx.Teardown(ctx); err != nil {
+			return toolError("remove tenant buckets: %w", err)
+		}
+		return nil
+	})
+	o, err := runner.RunS3(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}),
+		runner.S3Options{Function: s.function, Qualifier: s.f.qualifier, RunID: obs.RunID, Phase: fx.Phase(), Invoke: s.f.timeouts.Invoke})
+	if err != nil {
+		s.logf("warning: s3 phase: %v", err)
+	}
+	return o
+}
+
+// pickTenants chooses the s3 area's tenants from the run's fresh ones, seeded for replay.
+func pickTenants(obs *runner.Observations, seed int64) []string {
+	var fresh []string
+	for _, t := range obs.Tenants {
+		if obs.Pairs[t] == "" || obs.Pairs[t] == "fresh" {
+			fresh = append(fresh, t)
+		}
+	}
+	if len(fresh) < 2 {
+		fresh = append([]string(nil), obs.Tenants...)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x7333))
+	rng.Shuffle(len(fresh), func(i, j int) { fresh[i], fresh[j] = fresh[j], fresh[i] })
+	return fresh[:min(runner.DefaultSettings().S3Tenants, len(fresh))]
+}
