@@ -222,4 +222,3 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	}
 	return nil
 }
-
