@@ -110,3 +110,28 @@ func TestJudgeRefusesWhatIsNotARecord(t *testing.T) {
 		})
 	}
 }
+
+// TestRunCutShortStillReports stops every schedule at once (a phase timeout shorter than any
+// invocation): the run still writes its report and its record, no isolation check PASSes, the
+// exit code is 2, and judging the record gives the same verdict.
+func TestRunCutShortStillReports(t *testing.T) {
+	dir := t.TempDir()
+	obsPath, runJSON := filepath.Join(dir, "obs.jsonl"), filepath.Join(dir, "run.json")
+	code, _, errOut := execute(t, quickRun("--checks", "isolation", "--phase-timeout", "1ns", "--observations", obsPath, "--format", "json", "--out", runJSON)...)
+	if code != ExitIncomplete || !strings.Contains(errOut, "phase timeout") {
+		t.Fatalf("exit %d, want 2 and the phase timeout named; stderr:\n%s", code, errOut)
+	}
+	r := readReport(t, runJSON)
+	for id, c := range statuses(r) {
+		if c.Status == reports.Pass {
+			t.Errorf("%s PASSed a run that never ran a schedule: %s", id, c.Reason)
+		}
+		if c.Area == "isolation" && c.Status == reports.Inconclusive && !strings.Contains(c.Reason, "phase timeout") {
+			t.Errorf("%s: reason %q does not say the run was cut short", id, c.Reason)
+		}
+	}
+	code, _, errOut = execute(t, "judge", obsPath)
+	if code != ExitIncomplete {
+		t.Errorf("judge of the cut run: exit %d, want 2; stderr: %s", code, errOut)
+	}
+}

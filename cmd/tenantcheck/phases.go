@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
@@ -32,7 +33,9 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 	obs.Target.Isolation = r.declared
 	obs.Contract, obs.Logs, obs.S3 = r.contract, r.logs, r.s3
 	if r.runErr != nil {
-		obs.Incomplete = append(obs.Incomplete, runner.Gap{Area: suites.AreaIsolation, Reason: r.runErr.Error()})
+		// errors.Join puts one schedule's error per line; a report's reason is one line.
+		why := strings.ReplaceAll(r.runErr.Error(), "\n", "; ")
+		obs.Incomplete = append(obs.Incomplete, runner.Gap{Area: suites.AreaIsolation, Reason: why})
 	}
 	return obs
 }
