@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ type Probe struct {
 	// places exist.
 	stores   []store
 	codeDir  *fileStore
+	inbox    *inboxStore
 	sleepers *sleeper
 	client   *http.Client
 	// logs writes the per-invocation JSON log line and EMF metric (see logging.go).
@@ -155,6 +157,7 @@ func New(opts ...Option) *Probe {
 	}
 	p.s3creds = s3creds
 	p.codeDir = &fileStore{where: PlaceCodeDir, dir: cfg.taskRoot, unset: "LAMBDA_TASK_ROOT is not set"}
+	p.inbox = &inboxStore{ring: newRing(maxKept)}
 	p.stores = []store{
 		&memoryStore{ring: newRing(maxKept), where: "probe.memory"},
 		&memoryStore{ring: global, where: "package var lastCanaries"},
@@ -168,6 +171,7 @@ func New(opts ...Option) *Probe {
 		&credStore{cache: creds},
 		&procStore{dir: cfg.procDir, exe: cfg.childExe, minInterval: cfg.sleeperInterval, ring: newRing(maxKept),
 			sleeper: p.sleepers},
+		p.inbox,
 	}
 	return p
 }
@@ -230,7 +234,13 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		if s == store(p.codeDir) {
 			rep.CodeDirWritable = res.Planted
 		}
+		if s == store(p.inbox) {
+			// The network canary travels to other tenants' inboxes; one that arrives and is
+			// found there is the leak.
+			rep.Inbox, rep.Deposits = p.inbox.address(p.envID), deposit(ctx, c, ev.InboxPeers)
+		}
 	}
+	rep.FrontDoor = tryFrontDoor(ctx, ev.FrontDoor)
 
 	// Both deliveries send the report as it stands now; a failure of either is recorded only
 	// on the returned copy.
@@ -345,6 +355,11 @@ func validateEvent(ev Event) error {
 	if ev.S3 != nil {
 		if err := ev.S3.validate(); err != nil {
 			return &EventError{err.Error()}
+		}
+	}
+	if fd := ev.FrontDoor; fd != nil && fd.Endpoint != "" {
+		if u, err := url.Parse(fd.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &EventError{fmt.Sprintf("frontDoor.endpoint %q: want an http or https URL", fd.Endpoint)}
 		}
 	}
 	return nil

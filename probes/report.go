@@ -64,6 +64,61 @@ type Event struct {
 	// keeps each environment's Runtime API to itself refuses or drops every one. A probe too old
 	// to know the field ignores it and TI-RAPI-001 finds no attempts to judge.
 	RuntimeAPIPeers []string `json:"runtimeApiPeers,omitempty"`
+	// InboxPeers are other tenants' environments' inboxes, as their reports gave them: the
+	// probe deposits this invocation's network canary into at most two (see Deposit). A target
+	// that keeps environments' networks apart refuses every deposit.
+	InboxPeers []Inbox `json:"inboxPeers,omitempty"`
+	// FrontDoor, when set, asks the probe to try the target's own API as another tenant (see
+	// FrontDoorAttempt). A probe too old to know the field ignores it and TI-NET-002 finds no
+	// attempts to judge.
+	FrontDoor *FrontDoorRequest `json:"frontDoor,omitempty"`
+}
+
+// Inbox is an environment's network inbox: a TCP listener, a UDP socket and an abstract unix
+// socket it keeps open for its whole life and drains at every invocation. Whatever another
+// environment can put there crossed the network boundary between them.
+type Inbox struct {
+	TCP  string `json:"tcp,omitempty"`  // 127.0.0.1:port
+	UDP  string `json:"udp,omitempty"`  // 127.0.0.1:port
+	Unix string `json:"unix,omitempty"` // @name, an abstract socket
+}
+
+// Deposit is one try at putting this invocation's network canary into another environment's
+// inbox. Delivered means the other end accepted the bytes (a datagram: the send succeeded).
+type Deposit struct {
+	Kind      string `json:"kind"` // tcp, udp, unix
+	Addr      string `json:"addr"`
+	Delivered bool   `json:"delivered"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// FrontDoorRequest names the target's own API as the run reaches it, and another tenant of the
+// run to try it as.
+type FrontDoorRequest struct {
+	// Endpoint is the Lambda (and CloudWatch Logs) endpoint URL; "" means AWS's own for Region.
+	Endpoint    string `json:"endpoint,omitempty"`
+	Region      string `json:"region"`
+	Function    string `json:"function"`
+	OtherTenant string `json:"otherTenant"`
+	// LogGroup is the function's log group, which holds every tenant's lines.
+	LogGroup string `json:"logGroup"`
+}
+
+// Front door operations, as recorded in FrontDoorAttempt.Op.
+const (
+	FrontDoorInvoke   = "Invoke"          // a DryRun invocation of the own function as OtherTenant
+	FrontDoorReadLogs = "FilterLogEvents" // a read of the function's log group
+)
+
+// FrontDoorAttempt is one call the probe made on the target's own API with the credentials its
+// environment was given. Allowed means the target accepted it: a function can then act as
+// another tenant, or read another tenant's log lines.
+type FrontDoorAttempt struct {
+	Op         string `json:"op"`
+	Allowed    bool   `json:"allowed"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	ErrorCode  string `json:"errorCode,omitempty"`
+	Detail     string `json:"detail,omitempty"`
 }
 
 // Place names where state can survive between invocations. Checks are keyed on these names.
@@ -80,6 +135,7 @@ const (
 	PlaceBackground Place = "background" // a goroutine still running after the response
 	PlaceCredCache  Place = "cred-cache" // a global credentials cache
 	PlaceProcess    Place = "process"    // another process's /proc/<pid>/environ or cmdline
+	PlaceNetwork    Place = "network"    // an environment's inbox sockets (TCP, UDP, abstract unix)
 )
 
 // Canary is one planted marker. Every field needed to trace a finding back to the exact
@@ -165,6 +221,13 @@ type Report struct {
 	RuntimeAPI string `json:"runtimeApi,omitempty"`
 	// PeerAttempts holds one entry per Event.RuntimeAPIPeers address the probe tried, in order.
 	PeerAttempts []PeerAttempt `json:"peerAttempts,omitempty"`
+
+	// Inbox is this environment's own inbox, so the runner can offer it to other tenants'
+	// probes; Deposits holds one entry per Event.InboxPeers socket the probe tried, in order.
+	Inbox    *Inbox    `json:"inbox,omitempty"`
+	Deposits []Deposit `json:"deposits,omitempty"`
+	// FrontDoor holds the calls made for Event.FrontDoor.
+	FrontDoor []FrontDoorAttempt `json:"frontDoor,omitempty"`
 }
 
 // Outcomes of a PeerAttempt. Refused, reset and closed mean the peer's Runtime API would not

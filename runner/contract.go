@@ -71,6 +71,9 @@ type ContractOptions struct {
 	// AsyncReportTimeout bounds the wait for an Event invocation's report. 0 means 10s with
 	// the sink, 60s with the logs channel.
 	AsyncReportTimeout time.Duration
+	// Forwarder makes the phase's report sink reachable from inside the target's environments;
+	// nil means the target's own endpoint when the client points at loopback.
+	Forwarder Forwarder
 }
 
 func (o ContractOptions) withDefaults() ContractOptions {
@@ -234,7 +237,11 @@ func RunContract(ctx context.Context, c *lambda.Client, opts ContractOptions) (o
 		r.obs.Elapsed = time.Since(r.obs.Started)
 		obs = r.obs
 	}()
-	ch, err := openAsyncChannel(opts.AsyncChannel, opts.Logs, opts.LogGroup, r.obs.Started)
+	fwd := opts.Forwarder
+	if fwd == nil {
+		fwd = clientForwarder(c)
+	}
+	ch, err := openAsyncChannel(ctx, opts.AsyncChannel, opts.Logs, opts.LogGroup, r.obs.Started, fwd)
 	if err != nil {
 		return r.obs, fmt.Errorf("contract: %w", err)
 	}

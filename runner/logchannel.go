@@ -54,7 +54,9 @@ type asyncChannel interface {
 
 // openAsyncChannel starts the channel named by name; nil (and no error) for AsyncChannelNone.
 // group is the log group of the logs channel, "" for each function's default group.
-func openAsyncChannel(name string, logs LogsClient, group string, since time.Time) (asyncChannel, error) {
+//
+// fwd, when set, makes the sink reachable from inside the target's environments while it is open.
+func openAsyncChannel(ctx context.Context, name string, logs LogsClient, group string, since time.Time, fwd Forwarder) (asyncChannel, error) {
 	if err := checkAsyncChannel(name, logs); err != nil {
 		return nil, err
 	}
@@ -66,7 +68,15 @@ func openAsyncChannel(name string, logs LogsClient, group string, since time.Tim
 		if err != nil {
 			return nil, err
 		}
-		return sinkChannel{s}, nil
+		if fwd != nil {
+			undo, err := fwd.Forward(ctx, s.ln.Addr().String())
+			if err != nil {
+				_ = s.Close()
+				return nil, fmt.Errorf("report sink: %w", err)
+			}
+			return sinkChannel{s: s, undo: undo}, nil
+		}
+		return sinkChannel{s: s}, nil
 	default:
 		return newLogChannel(logs, group, since), nil
 	}
@@ -107,7 +117,10 @@ func asyncErrText(err error) string {
 }
 
 // sinkChannel is the ReportSink as an asyncChannel.
-type sinkChannel struct{ s *ReportSink }
+type sinkChannel struct {
+	s    *ReportSink
+	undo func() // withdraws the sink's forward; nil when there is none
+}
 
 func (c sinkChannel) prepare(ev *probes.Event) { ev.ReportURL = c.s.ReportURL(ev.RunID) }
 
@@ -119,7 +132,12 @@ func (c sinkChannel) wait(ctx context.Context, _ string, runID string, seq int64
 	return rep, nil
 }
 
-func (c sinkChannel) close() error { return c.s.Close() }
+func (c sinkChannel) close() error {
+	if c.undo != nil {
+		c.undo()
+	}
+	return c.s.Close()
+}
 
 // logChannel collects report lines (probes.ReportLogLine) from the functions' log groups.
 //

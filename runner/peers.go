@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tenantcheck/tenantcheck/probes"
@@ -31,7 +32,10 @@ const (
 // reports 127.0.0.1:9001 from its own VM, and knocking on "another" 127.0.0.1:9001 is knocking
 // on one's own door. So nothing is offered until at least two distinct addresses were seen.
 type peerBook struct {
-	seed int64
+	seed   int64
+	stream uint64
+	// addrOf is the address a report gives for its environment ("" for none).
+	addrOf func(*probes.Report) string
 
 	mu      sync.Mutex
 	tenants map[string][]string // address -> tenants whose environments reported it, first-seen order
@@ -41,25 +45,69 @@ type peerBook struct {
 }
 
 func newPeerBook(seed int64) *peerBook {
-	return &peerBook{seed: seed, tenants: map[string][]string{}, heard: map[string]uint64{}}
+	return &peerBook{seed: seed, stream: peerStream, addrOf: func(r *probes.Report) string { return r.RuntimeAPI },
+		tenants: map[string][]string{}, heard: map[string]uint64{}}
+}
+
+// inboxStream separates the inbox choice's random stream from the Runtime API one.
+const inboxStream = 0x696e_626f_7865_7321 // "inboxes!"
+
+// newInboxBook is a peerBook of environments' network inboxes (TI-NET-001): the same choice of
+// other tenants' recently heard environments, keyed by inboxKey.
+func newInboxBook(seed int64) *peerBook {
+	return &peerBook{seed: seed, stream: inboxStream, addrOf: func(r *probes.Report) string { return inboxKey(r.Inbox) },
+		tenants: map[string][]string{}, heard: map[string]uint64{}}
+}
+
+// inboxKey and inboxOf turn an inbox into one address string and back.
+func inboxKey(in *probes.Inbox) string {
+	if in == nil || *in == (probes.Inbox{}) {
+		return ""
+	}
+	return in.TCP + "|" + in.UDP + "|" + in.Unix
+}
+
+func inboxOf(key string) probes.Inbox {
+	parts := strings.SplitN(key, "|", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return probes.Inbox{TCP: parts[0], UDP: parts[1], Unix: parts[2]}
+}
+
+// pickInboxes is pick for an inbox book.
+func (b *peerBook) pickInboxes(seq int64, tenant string, async bool) []probes.Inbox {
+	keys := b.pick(seq, tenant, async)
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]probes.Inbox, len(keys))
+	for i, k := range keys {
+		out[i] = inboxOf(k)
+	}
+	return out
 }
 
 // learn records the address a report's environment gave for itself; nil reports are ignored.
 func (b *peerBook) learn(tenant string, rep *probes.Report) {
-	if rep == nil || rep.RuntimeAPI == "" {
+	if rep == nil {
+		return
+	}
+	addr := b.addrOf(rep)
+	if addr == "" {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ts, ok := b.tenants[rep.RuntimeAPI]
+	ts, ok := b.tenants[addr]
 	if !ok {
-		b.order = append(b.order, rep.RuntimeAPI)
+		b.order = append(b.order, addr)
 	}
 	if !slices.Contains(ts, tenant) {
-		b.tenants[rep.RuntimeAPI] = append(ts, tenant)
+		b.tenants[addr] = append(ts, tenant)
 	}
 	b.tick++
-	b.heard[rep.RuntimeAPI] = b.tick
+	b.heard[addr] = b.tick
 }
 
 // pick returns the addresses invocation seq of tenant should knock on: for one sync invocation
@@ -70,7 +118,7 @@ func (b *peerBook) pick(seq int64, tenant string, async bool) []string {
 	if async {
 		return nil // the runner cannot tell when an Event invocation runs, so who is idle
 	}
-	rng := rand.New(rand.NewPCG(uint64(b.seed)^peerStream, uint64(seq)))
+	rng := rand.New(rand.NewPCG(uint64(b.seed)^b.stream, uint64(seq)))
 	if rng.IntN(peerEvery) != 0 {
 		return nil
 	}

@@ -69,6 +69,13 @@ type Options struct {
 	MaxTimeouts int
 	// Progress is told about finished invocations; nil is silent. See NewProgress.
 	Progress Progress
+	// FrontDoor, when set, is the target's own API as the run reaches it: one sync invocation
+	// in frontDoorEvery asks its probe to try it as another tenant (TI-NET-002).
+	FrontDoor *FrontDoor
+	// Forwarder makes the async report sink reachable from inside the target's environments.
+	// Nil means the target's own endpoint when the invoker is a LambdaInvoker pointed at
+	// loopback (see EndpointForwarder), nothing otherwise.
+	Forwarder Forwarder
 	// Record, when set, receives the run's identity and every invocation as it finishes
 	// (run --observations), so a run that breaks half-way leaves what it saw.
 	Record *Record
@@ -167,9 +174,14 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		items:   make([]Observation, total),
 		track:   newTracker(len(tenants)),
 		peers:   newPeerBook(opts.Seed),
+		inboxes: newInboxBook(opts.Seed),
 	}
 	if hasAsync {
-		ch, err := openAsyncChannel(opts.AsyncChannel, opts.Logs, opts.LogGroup, started)
+		fwd := opts.Forwarder
+		if fwd == nil {
+			fwd = forwarderFor(inv)
+		}
+		ch, err := openAsyncChannel(ctx, opts.AsyncChannel, opts.Logs, opts.LogGroup, started, fwd)
 		if err != nil {
 			return nil, fmt.Errorf("run: %w", err)
 		}
@@ -237,6 +249,7 @@ type executor struct {
 	tenants []Tenant
 	async   asyncChannel // nil: Event invocations cannot report
 	peers   *peerBook
+	inboxes *peerBook
 
 	mu     sync.Mutex // guards issued and track
 	issued int
@@ -328,6 +341,8 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 		Action: st.Action,
 
 		RuntimeAPIPeers: e.peers.pick(ob.Seq, ob.Tenant, st.Async),
+		InboxPeers:      e.inboxes.pickInboxes(ob.Seq, ob.Tenant, st.Async),
+		FrontDoor:       e.frontDoor(ob.Seq, ob.Tenant, st.Async),
 	}
 	if st.Async && e.async != nil {
 		e.async.prepare(&ev)
@@ -352,6 +367,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 	ob.Duration = time.Since(ob.Start)
 	record(ob, resp, err)
 	e.peers.learn(ob.Tenant, ob.Report)
+	e.inboxes.learn(ob.Tenant, ob.Report)
 
 	// An environment that crashed or timed out is gone: it makes no idle environment.
 	survives := st.Action != probes.ActionCrash && st.Action != probes.ActionTimeout
@@ -374,6 +390,7 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 			ob.ReportDelay = time.Since(ob.Start)
 			ob.Report, ob.Err = checkReport(rep)
 			e.peers.learn(ob.Tenant, ob.Report)
+			e.inboxes.learn(ob.Tenant, ob.Report)
 		}
 		e.finish(idx, st.Tenant, ob.Report != nil && survives)
 	}()

@@ -25,10 +25,11 @@ func TestRunAllSchedules(t *testing.T) {
 	if len(obs.Items) != 120 {
 		t.Fatalf("%d observations, want 120", len(obs.Items))
 	}
-	if obs.RunID == "" || obs.Seed != 11 || !obs.Target.AsyncReports || len(obs.Tenants) != 4+16 {
+	fresh := DefaultSettings().Tenants
+	if obs.RunID == "" || obs.Seed != 11 || !obs.Target.AsyncReports || len(obs.Tenants) != fresh+16 {
 		t.Errorf("header: runID %q seed %d async %v tenants %d", obs.RunID, obs.Seed, obs.Target.AsyncReports, len(obs.Tenants))
 	}
-	if obs.Pairs[obs.Tenants[4]] == "" || obs.Pairs[obs.Tenants[0]] != "" {
+	if obs.Pairs[obs.Tenants[fresh]] == "" || obs.Pairs[obs.Tenants[0]] != "" {
 		t.Errorf("pairs map wrong: %v", obs.Pairs)
 	}
 	if prog.total.Load() != 120 || prog.ticks.Load() != 120 || prog.done.Load() != 1 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -63,6 +64,9 @@ type S3Options struct {
 	Concurrency int
 	// Invoke bounds one invocation. Default: DefaultSettings.
 	Invoke time.Duration
+	// Forwarder makes a loopback S3 endpoint reachable from inside the target's environments;
+	// nil means the target's own endpoint when the invoker reaches it on loopback.
+	Forwarder Forwarder
 }
 
 // S3Observations is the record of the S3 phase, the input of the s3 area's checks.
@@ -135,6 +139,12 @@ func RunS3(ctx context.Context, inv Invoker, opts S3Options) (*S3Observations, e
 		Credentials: append([]S3Credential(nil), ph.Credentials...), BrokerAccess: ph.BrokerAccess,
 		Started: time.Now(),
 	}
+	undo, err := forwardS3(ctx, opts.Forwarder, inv, ph)
+	if err != nil {
+		obs.Failed = fmt.Sprintf("the functions could not be given a way to the S3 service: %v", err)
+		return obs, nil
+	}
+	defer undo()
 	secrets := phaseSecrets(ph)
 	seen := map[probes.S3Target]bool{}
 	for _, t := range ph.Tenants {
@@ -162,7 +172,6 @@ func RunS3(ctx context.Context, inv Invoker, opts S3Options) (*S3Observations, e
 	}
 
 	var seq int64
-	var err error
 	for _, round := range rounds {
 		if err = ctx.Err(); err != nil {
 			break
@@ -220,4 +229,38 @@ func phaseSecrets(ph S3Phase) []string {
 		}
 	}
 	return out
+}
+
+// forwardS3 forwards every loopback S3 endpoint the phase's requests name, for the phase's
+// duration; undo withdraws them.
+func forwardS3(ctx context.Context, fwd Forwarder, inv Invoker, ph S3Phase) (undo func(), err error) {
+	if fwd == nil {
+		fwd = forwarderFor(inv)
+	}
+	var undos []func()
+	undo = func() {
+		for _, u := range undos {
+			u()
+		}
+	}
+	if fwd == nil {
+		return undo, nil
+	}
+	seen := map[string]bool{}
+	for _, t := range ph.Tenants {
+		for _, r := range t.Requests {
+			u, perr := url.Parse(r.Endpoint)
+			if r.Endpoint == "" || perr != nil || seen[u.Host] || !IsLoopback(r.Endpoint) {
+				continue
+			}
+			seen[u.Host] = true
+			w, err := fwd.Forward(ctx, u.Host)
+			if err != nil {
+				undo()
+				return nil, err
+			}
+			undos = append(undos, w)
+		}
+	}
+	return undo, nil
 }

@@ -53,22 +53,26 @@ func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
 
 func newEmulatorCmd() *cobra.Command {
 	var (
-		tf   targetFlags
-		addr string
-		seed int64
+		tf       targetFlags
+		addr     string
+		seed     int64
+		forwards []string
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Serve the built-in Lambda-compatible target for any client until interrupted",
 		Long: `Serves the built-in target: the Lambda control plane and Invoke API on one loopback address,
 each execution environment a real process with a private /tmp, keyed per tenant. Point any Lambda
-client at the printed endpoint. SIGINT or SIGTERM stops every environment.`,
+client at the printed endpoint. Each environment has a network namespace of its own where the host
+allows it: it reaches only the host addresses given with --forward or registered by a run.
+SIGINT or SIGTERM stops every environment.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := tf.config(addr, seed)
 			if err != nil {
 				return err
 			}
+			cfg.Forwards = forwards
 			srv, err := emulator.New(cfg)
 			if err != nil {
 				return usageError("emulator: %w", err)
@@ -88,6 +92,7 @@ client at the printed endpoint. SIGINT or SIGTERM stops every environment.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9300", "loopback address to listen on")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed for probabilistic faults")
+	cmd.Flags().StringArrayVar(&forwards, "forward", nil, "make this host address (127.0.0.1:PORT) reachable at the same address inside every environment (repeatable); `run` registers its own report sink and S3 endpoint for the length of a run")
 	tf.register(cmd)
 	return cmd
 }

@@ -43,6 +43,11 @@ type session struct {
 	logs         runner.LogsClient
 	// logGroup is where the function under test logs.
 	logGroup string
+	// forwarder makes the run's own loopback services reachable from inside the target's
+	// environments (nil: the target reaches the host's loopback, or none of it).
+	forwarder runner.Forwarder
+	// frontDoor is the target's own API as the run reaches it, for TI-NET-002.
+	frontDoor *runner.FrontDoor
 	// record is the observations file (run --observations); nil writes nothing.
 	record   *runner.Record
 	cleanups []func(context.Context) error

@@ -60,6 +60,7 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 
 	ropts := s.f.runnerOptions(s.function, s.stderr)
 	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup, ropts.Record = s.asyncChannel, s.logs, s.logGroup, s.record
+	ropts.Forwarder, ropts.FrontDoor = s.forwarder, s.frontDoor
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
 	if contract != nil {
@@ -97,6 +98,7 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 		InvokeTimeout:      s.f.timeouts.Invoke,
 		DeployTimeout:      s.f.deployTimout,
 		AsyncReportTimeout: s.f.timeouts.AsyncReport,
+		Forwarder:          s.forwarder,
 	}
 	if skip := s.tgt.contract(s, &opts); skip != "" {
 		s.logf("warning: contract phase skipped: %s", skip)
@@ -145,7 +147,8 @@ func (s *session) runS3(ctx context.Context, obs *runner.Observations) *runner.S
 		return nil
 	})
 	o, err := runner.RunS3(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}),
-		runner.S3Options{Function: s.function, Qualifier: s.f.qualifier, RunID: obs.RunID, Phase: fx.Phase(), Invoke: s.f.timeouts.Invoke})
+		runner.S3Options{Function: s.function, Qualifier: s.f.qualifier, RunID: obs.RunID, Phase: fx.Phase(), Invoke: s.f.timeouts.Invoke,
+			Forwarder: s.forwarder})
 	if err != nil {
 		s.logf("warning: s3 phase: %v", err)
 	}

@@ -61,7 +61,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Security conformance suite for Lambda tenant isolation (TenancyConfig PER_TENANT)",
 		Long: `tenantcheck deploys probe functions that plant canaries in memory, /tmp and every other place
 state survives, fires interleaved multi-tenant invocations, and reports with evidence whether any
-canary crossed a tenant line. With no flags, "tenantcheck run" tests its built-in local target.`,
+canary crossed a tenant line. With no flags, "tenantcheck run" tests its built-in target.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

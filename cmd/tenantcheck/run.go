@@ -61,7 +61,7 @@ func newRunCmd() *cobra.Command {
 	d := runner.DefaultSettings()
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run the suite against a target (default: the built-in local target)",
+		Short: "Run the suite against a target (default: the built-in target)",
 		Long: `Deploys the probe (unless --function names one), fires interleaved multi-tenant invocations,
 judges every selected check and prints a table. Exit codes: 0 no MUST check failed, errored or was
 inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage error or tool failure.`,
@@ -182,6 +182,9 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	if !builtIn && (len(targetFaults) > 0 || cmd.Flags().Changed("max-environments") || cmd.Flags().Changed("idle-timeout")) {
 		return usageError("--fault %s, --max-environments and --idle-timeout configure the built-in target; they cannot apply to --endpoint-url or --aws",
 			strings.Join(targetFaults, ","))
+	}
+	if builtIn && f.s3Endpoint != "" && !runner.IsLoopback(f.s3Endpoint) {
+		return usageError("--s3-endpoint %s: the built-in target's environments reach only this machine's loopback (127.0.0.1), so its functions could not reach that service", f.s3Endpoint)
 	}
 	if f.useAWS && f.endpoint != "" {
 		return usageError("--aws and --endpoint-url are exclusive: --aws tests the account your AWS configuration names")

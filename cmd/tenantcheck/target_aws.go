@@ -34,6 +34,7 @@ func (t *awsTarget) open(ctx context.Context, s *session) error {
 	t.cfg = cfg
 	s.client = lambda.NewFromConfig(cfg)
 	s.label = "aws:" + cfg.Region
+	s.frontDoor = &runner.FrontDoor{Region: cfg.Region}
 	s.logf("target %s, seed %d", s.label, s.f.seed)
 	return nil
 }

@@ -36,6 +36,10 @@ func (t *endpointTarget) dial(ctx context.Context, s *session) error {
 		return toolError("lambda client: %w", err)
 	}
 	s.client = c
+	s.frontDoor = &runner.FrontDoor{Endpoint: s.endpoint, Region: s.f.region()}
+	if runner.IsLoopback(s.endpoint) {
+		s.forwarder = runner.EndpointForwarder{Endpoint: s.endpoint}
+	}
 	return nil
 }
 
