@@ -245,6 +245,9 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 	// Both deliveries send the report as it stands now; a failure of either is recorded only
 	// on the returned copy.
 	var postErrs []string
+	if ev.ReportURL != "" || ev.ReportLog {
+		rep.ReportToken = ev.ReportToken
+	}
 	if ev.ReportURL != "" {
 		if err := p.post(ev.ReportURL, rep); err != nil {
 			postErrs = append(postErrs, err.Error())
@@ -256,6 +259,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 			postErrs = append(postErrs, err.Error())
 		}
 	}
+	rep.ReportToken = "" // delivered; the returned copy never carries it
 	if len(postErrs) > 0 {
 		rep.PostError = strings.Join(postErrs, "; ")
 	}

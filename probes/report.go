@@ -48,6 +48,10 @@ type Event struct {
 	// CloudWatch Logs API. A probe too old to know the field ignores it and the runner's wait
 	// for the report runs out.
 	ReportLog bool `json:"reportLog,omitempty"`
+	// ReportToken is a secret only this invocation is given; the probe echoes it in the report
+	// it delivers by ReportURL or ReportLog, and the runner drops any report whose token does
+	// not match, so a function of another tenant cannot answer for this invocation.
+	ReportToken string `json:"reportToken,omitempty"`
 	// BackgroundDelay is how long the background goroutine waits before recording its canary.
 	BackgroundDelay time.Duration `json:"backgroundDelayNs,omitempty"`
 	// Hold keeps the invocation running this long after planting (bounded by the function's
@@ -185,9 +189,12 @@ type Report struct {
 	RequestID     string    `json:"requestId"`
 	ContextTenant string    `json:"contextTenant"`
 	// Echo of the event, so an async report can be matched to the invocation that caused it.
-	RunID  string `json:"runId"`
-	Tenant string `json:"tenant"`
-	Seq    int64  `json:"seq"`
+	RunID string `json:"runId"`
+	// ReportToken echoes Event.ReportToken in a delivered (async) report; the runner checks it
+	// and clears it, so it never reaches a record or a report.
+	ReportToken string `json:"reportToken,omitempty"`
+	Tenant      string `json:"tenant"`
+	Seq         int64  `json:"seq"`
 
 	Found   []Found       `json:"found"`
 	Planted []PlantResult `json:"planted"`

@@ -37,6 +37,8 @@ type ReportLogError struct {
 	Seq       int64  `json:"seq"`
 	RequestID string `json:"requestId,omitempty"`
 	EnvID     string `json:"envId,omitempty"`
+	// ReportToken echoes the event's, as a delivered Report does.
+	ReportToken string `json:"reportToken,omitempty"`
 	// Bytes is the size the report line would have had.
 	Bytes int    `json:"bytes,omitempty"`
 	Error string `json:"error"`
@@ -86,7 +88,7 @@ func wrapLine(key string, v any) ([]byte, error) {
 
 func errorLine(rep *Report, size int, cause error) []byte {
 	line, err := wrapLine(ReportLogErrorKey, ReportLogError{RunID: rep.RunID, Tenant: rep.Tenant, Seq: rep.Seq,
-		RequestID: rep.RequestID, EnvID: rep.EnvID, Bytes: size, Error: truncateText(cause.Error(), 1024)})
+		RequestID: rep.RequestID, EnvID: rep.EnvID, ReportToken: rep.ReportToken, Bytes: size, Error: truncateText(cause.Error(), 1024)})
 	if err != nil { // plain strings and numbers: cannot fail
 		return []byte("{\"" + ReportLogErrorKey + "\":{}}\n")
 	}

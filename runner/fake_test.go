@@ -103,6 +103,9 @@ func (f *fakeTarget) Invoke(ctx context.Context, req InvokeRequest) (InvokeRespo
 	case probes.ActionTimeout:
 		return fnError("Sandbox.Timedout", "Task timed out"), nil
 	}
+	if req.Async {
+		rep.ReportToken = ev.ReportToken // as the probe does for a delivered report
+	}
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return InvokeResponse{}, err

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -49,6 +51,8 @@ type asyncChannel interface {
 	// wait returns the report of invocation (runID, seq) of function, waiting up to timeout.
 	// Every error wraps ErrAsyncReportMissing.
 	wait(ctx context.Context, function, runID string, seq int64, timeout time.Duration) (*probes.Report, error)
+	// dropped counts deliveries refused because they lacked their invocation's token.
+	dropped() int
 	close() error
 }
 
@@ -122,7 +126,19 @@ type sinkChannel struct {
 	undo func() // withdraws the sink's forward; nil when there is none
 }
 
-func (c sinkChannel) prepare(ev *probes.Event) { ev.ReportURL = c.s.ReportURL(ev.RunID) }
+func (c sinkChannel) prepare(ev *probes.Event) {
+	ev.ReportURL, ev.ReportToken = c.s.ReportURL(ev.RunID), newReportToken()
+	c.s.Expect(ev.RunID, ev.Seq, ev.ReportToken)
+}
+
+func (c sinkChannel) dropped() int { return c.s.Dropped() }
+
+// newReportToken returns a fresh secret for one invocation's report.
+func newReportToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}
 
 func (c sinkChannel) wait(ctx context.Context, _ string, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
 	rep, err := c.s.wait(ctx, runID, seq, timeout)
@@ -196,11 +212,22 @@ func newLogChannel(client LogsClient, group string, since time.Time) *logChannel
 	return &logChannel{
 		client: client, group: group, sinceMs: since.Add(-clockSkew).UnixMilli(),
 		pollFirst: logPollFirst, pollMax: logPollMax, ctx: ctx, cancel: cancel,
-		entries: arrivals{}, polls: map[pollKey]*logPoller{}, seen: map[string]bool{},
+		entries: newArrivals(), polls: map[pollKey]*logPoller{}, seen: map[string]bool{},
 	}
 }
 
-func (c *logChannel) prepare(ev *probes.Event) { ev.ReportLog = true }
+func (c *logChannel) prepare(ev *probes.Event) {
+	ev.ReportLog, ev.ReportToken = true, newReportToken()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries.expect(sinkKey{ev.RunID, ev.Seq}, ev.ReportToken)
+}
+
+func (c *logChannel) dropped() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries.dropped
+}
 
 func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64, timeout time.Duration) (*probes.Report, error) {
 	group := c.group
@@ -333,13 +360,15 @@ func (c *logChannel) take(runID string, e types.FilteredLogEvent) bool {
 	}
 	c.seen[id] = true
 	rep, logErr, ok := probes.ParseReportLog(msg)
-	var gotRun string
+	var gotRun, token string
 	var seq int64
 	switch {
 	case rep != nil:
-		gotRun, seq = rep.RunID, rep.Seq
+		gotRun, seq, token = rep.RunID, rep.Seq, rep.ReportToken
+		rep.ReportToken = ""
 	case logErr != nil:
-		gotRun, seq = logErr.RunID, logErr.Seq
+		gotRun, seq, token = logErr.RunID, logErr.Seq, logErr.ReportToken
+		logErr.ReportToken = ""
 	}
 	if !ok || gotRun != runID {
 		// The filter is the target's: a sloppy one must not make another run's line (or a
@@ -347,7 +376,7 @@ func (c *logChannel) take(runID string, e types.FilteredLogEvent) bool {
 		c.ignored++
 		return false
 	}
-	c.entries.record(sinkKey{runID, seq}, rep, logErr)
+	c.entries.record(sinkKey{runID, seq}, token, rep, logErr)
 	return true
 }
 

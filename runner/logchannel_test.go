@@ -116,6 +116,8 @@ func TestLogChannelWait(t *testing.T) {
 		timeout time.Duration
 		wantErr string // "" wants the report of seq 1 for "blue"
 		wantDup int
+		token   string // the secret invocation 1 was given ("" none)
+		dropped int    // lines refused for lacking it
 	}{
 		{name: "arrives while waiting", timeout: 5 * time.Second,
 			before: func(t *testing.T, f *fakeLogs) { f.add(group, "START RequestId: x") },
@@ -142,6 +144,18 @@ func TestLogChannelWait(t *testing.T) {
 				f.add(group, `{"tenantcheckReport":"`+run+`"}`)
 				f.add(group, `{"msg":"quotes `+run+` tenantcheckReport"}`)
 			}, wantErr: "no report line"},
+		{name: "a line without the invocation's secret is dropped", timeout: 5 * time.Second, token: "s1", dropped: 2,
+			before: func(t *testing.T, f *fakeLogs) {
+				f.addReport(t, group, testReport(run, 1, "red")) // another function answering for blue
+				forged := testReport(run, 1, "red")
+				forged.ReportToken = "guess"
+				f.addReport(t, group, forged)
+			},
+			during: func(t *testing.T, f *fakeLogs) {
+				genuine := testReport(run, 1, "blue")
+				genuine.ReportToken = "s1"
+				f.addReport(t, group, genuine)
+			}},
 		{name: "error line ends the wait at once", timeout: time.Minute,
 			during:  func(t *testing.T, f *fakeLogs) { f.add(group, mustLine(t, tooBig)) },
 			wantErr: "probe could not log its report"},
@@ -155,6 +169,11 @@ func TestLogChannelWait(t *testing.T) {
 			}
 			c := fastLogChannel(f, "")
 			defer c.close()
+			if tt.token != "" {
+				c.mu.Lock()
+				c.entries.expect(sinkKey{run, 1}, tt.token)
+				c.mu.Unlock()
+			}
 			if tt.during != nil {
 				go func() {
 					time.Sleep(30 * time.Millisecond)
@@ -193,6 +212,12 @@ func TestLogChannelWait(t *testing.T) {
 			}
 			if got := c.duplicates(run); got != tt.wantDup {
 				t.Errorf("duplicates = %d, want %d", got, tt.wantDup)
+			}
+			if got := c.dropped(); got != tt.dropped {
+				t.Errorf("dropped = %d, want %d", got, tt.dropped)
+			}
+			if rep.ReportToken != "" {
+				t.Errorf("the report kept its token %q", rep.ReportToken)
 			}
 		})
 	}

@@ -114,7 +114,11 @@ type Observations struct {
 	Items []Observation     `json:"observations"`
 	// Opportunities counts invocations that needed an environment while another tenant's
 	// environment was, as far as the runner can tell from its own interleaving, idle.
-	Opportunities int           `json:"opportunities"`
+	Opportunities int `json:"opportunities"`
+	// ForgedReports counts async reports the runner refused because they did not carry the
+	// secret their invocation was given: something inside the target answered for an
+	// invocation it was not handed.
+	ForgedReports int           `json:"forgedReports,omitempty"`
 	Started       time.Time     `json:"started"`
 	Elapsed       time.Duration `json:"elapsedNs"`
 	// Contract holds the API contract phase (RunContract); nil when that phase was not run,

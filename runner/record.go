@@ -64,6 +64,7 @@ type recordEnd struct {
 	// ReportElapsed is the report's elapsed time (from the isolation schedules' start to the
 	// verdict), kept so a re-judged report shows the same figure.
 	ReportElapsed time.Duration `json:"reportElapsedNs"`
+	ForgedReports int           `json:"forgedReports,omitempty"`
 }
 
 // The kinds of line, in the order a run writes them (invocations may interleave with nothing
@@ -186,7 +187,7 @@ func (r *Record) End(obs *Observations, reportElapsed time.Duration) error {
 	}
 	end := &recordEnd{ReportElapsed: reportElapsed}
 	if obs != nil {
-		end.Opportunities, end.Elapsed = obs.Opportunities, obs.Elapsed
+		end.Opportunities, end.Elapsed, end.ForgedReports = obs.Opportunities, obs.Elapsed, obs.ForgedReports
 	}
 	r.write(recordLine{Kind: kindEnd, End: end})
 	return r.Close()
@@ -286,7 +287,7 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 			rec.Complete = true
 			rec.ReportElapsed = line.End.ReportElapsed
 			if obs != nil {
-				obs.Opportunities, obs.Elapsed = line.End.Opportunities, line.End.Elapsed
+				obs.Opportunities, obs.Elapsed, obs.ForgedReports = line.End.Opportunities, line.End.Elapsed, line.End.ForgedReports
 			}
 		default:
 			// A kind added by a newer tenantcheck of the same version: additions keep the

@@ -230,6 +230,9 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		}
 	}
 	obs.Elapsed = time.Since(obs.Started)
+	if e.async != nil {
+		obs.ForgedReports = e.async.dropped()
+	}
 	return obs, errors.Join(errs...)
 }
 

@@ -35,7 +35,7 @@ func NewReportSink() (*ReportSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report sink: listen: %w", err)
 	}
-	s := &ReportSink{ln: ln, entries: arrivals{}}
+	s := &ReportSink{ln: ln, entries: newArrivals()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /report/{runID}", s.handle)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
@@ -66,9 +66,16 @@ func (s *ReportSink) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("report runId %q does not match path %q", rep.RunID, runID), http.StatusBadRequest)
 		return
 	}
+	token := rep.ReportToken
+	rep.ReportToken = ""
 	s.mu.Lock()
-	s.entries.record(sinkKey{runID, rep.Seq}, &rep, nil)
+	d := s.entries.record(sinkKey{runID, rep.Seq}, token, &rep, nil)
 	s.mu.Unlock()
+	if d == deliveredForged {
+		// Not the token this invocation was given: say nothing that helps a guesser.
+		http.Error(w, "report refused", http.StatusForbidden)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -95,6 +102,22 @@ func (s *ReportSink) wait(ctx context.Context, runID string, seq int64, timeout 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Expect registers the token invocation (runID, seq) was given; only a report that carries
+// it is taken. An invocation never registered takes only reports without a token.
+func (s *ReportSink) Expect(runID string, seq int64, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries.expect(sinkKey{runID, seq}, token)
+}
+
+// Dropped counts reports refused because they did not carry their invocation's token: a
+// function posting for an invocation it was not given.
+func (s *ReportSink) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries.dropped
 }
 
 // Duplicates counts reports received more than once for the same invocation (Lambda's own

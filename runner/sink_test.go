@@ -89,6 +89,67 @@ func TestReportSink(t *testing.T) {
 	}
 }
 
+func tokenReport(t *testing.T, runID string, seq int64, env, token string) []byte {
+	t.Helper()
+	b, err := json.Marshal(probes.Report{Schema: probes.SchemaVersion, RunID: runID, Seq: seq, EnvID: env, ReportToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReportSinkTokens: an attacker inside the target posts reports for invocations it was not
+// given (no token, a wrong one, a guess at a future invocation); the sink refuses them, counts
+// them, and still takes the genuine report and its retries.
+func TestReportSinkTokens(t *testing.T) {
+	s, err := NewReportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	url := s.ReportURL("run")
+	s.Expect("run", 1, "secret-1")
+	s.Expect("run", 2, "secret-2")
+	steps := []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"no token", tokenReport(t, "run", 1, "forged", ""), http.StatusForbidden},
+		{"another invocation's token", tokenReport(t, "run", 1, "forged", "secret-2"), http.StatusForbidden},
+		{"token for an invocation never handed one", tokenReport(t, "run", 4, "forged", "guess"), http.StatusForbidden},
+		{"tokenless guess at a future invocation", tokenReport(t, "run", 3, "forged", ""), http.StatusNoContent},
+		{"genuine", tokenReport(t, "run", 1, "env-a", "secret-1"), http.StatusNoContent},
+		{"genuine retry", tokenReport(t, "run", 1, "env-a2", "secret-1"), http.StatusNoContent},
+		{"forged after genuine", tokenReport(t, "run", 1, "forged", "x"), http.StatusForbidden},
+	}
+	for _, st := range steps {
+		if code := postReport(t, url, st.body); code != st.want {
+			t.Errorf("%s: status %d, want %d", st.name, code, st.want)
+		}
+	}
+	// Invocation 3 is handed its token only now: the guess that came first must not answer it.
+	s.Expect("run", 3, "secret-3")
+	if rep, ok := s.Wait("run", 3, 10*time.Millisecond); ok {
+		t.Errorf("a report posted before its invocation was given a token answered it: %+v", rep)
+	}
+	if code := postReport(t, url, tokenReport(t, "run", 3, "env-c", "secret-3")); code != http.StatusNoContent {
+		t.Errorf("genuine report 3: status %d", code)
+	}
+	for seq, env := range map[int64]string{1: "env-a", 3: "env-c"} {
+		rep, ok := s.Wait("run", seq, 5*time.Second)
+		if !ok || rep.EnvID != env || rep.ReportToken != "" {
+			t.Errorf("seq %d: %+v %v, want %s with its token cleared", seq, rep, ok, env)
+		}
+	}
+	if got := s.Dropped(); got != 5 {
+		t.Errorf("dropped %d, want 5 (no token, wrong token, never handed, forged after genuine, early guess)", got)
+	}
+	if got := s.Duplicates("run"); got != 1 {
+		t.Errorf("duplicates %d, want 1 (the genuine retry)", got)
+	}
+}
+
 func TestNewProgressQuietOffTerminal(t *testing.T) {
 	f, err := os.CreateTemp(t.TempDir(), "progress")
 	if err != nil {

@@ -71,6 +71,9 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	if res.isolation == nil {
 		return res
 	}
+	if n := res.isolation.ForgedReports; n > 0 {
+		fmt.Fprintf(s.stderr, "warning: the async report channel refused %d report(s) that lacked their invocation's secret: something inside the target answered for an invocation it was not given\n", n)
+	}
 	res.declared = s.tgt.declaredIsolation(ctx, s)
 	if s.wants(suites.AreaLogs) {
 		s.phase("logs collected", func() { res.logs = s.readLogs(ctx, res.isolation) })
