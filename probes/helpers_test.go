@@ -65,7 +65,7 @@ func newTestProbe(t testing.TB, r roots, extra ...Option) *Probe {
 	}
 	clearCanaryEnv(t)
 	opts := append(r.options(), WithChildExecutable(exe), WithLogStream("2025/11/25/[$LATEST]test"),
-		withIsolatedGlobals())
+		withIsolatedGlobals(), WithPrivateKeyring())
 	p := New(append(opts, extra...)...)
 	t.Cleanup(func() {
 		if err := p.Close(); err != nil {

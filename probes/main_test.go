@@ -165,6 +165,7 @@ func TestMainOverRuntimeAPI(t *testing.T) {
 		"HOME=" + home,
 		"PATH=" + os.Getenv("PATH"),
 		"TESTPROBE_TMP_DIR=" + tmpDir,
+		"TESTPROBE_PRIVATE_KEYS=1",
 		"TESTPROBE_DEV_SHM_DIR=" + shmDir,
 		"TESTPROBE_VAR_TMP_DIR=" + varTmpDir,
 	}

@@ -77,11 +77,18 @@ type config struct {
 	// isolated gives the Probe fresh "careless globals" instead of the package-level ones,
 	// so tests in one binary do not see each other's canaries.
 	isolated bool
+	// privateKeys plants kernel keys in a keyring of the probe's own process instead of the
+	// real user and session keyrings (WithPrivateKeyring).
+	privateKeys bool
 }
 
 // Option configures a Probe. The defaults are the real Lambda locations; options exist so tests
 // can point every place at a temporary directory.
 type Option func(*config)
+
+// WithPrivateKeyring keeps the kernel-keys place in a keyring of the probe's own process, so a
+// probe run on the host (tests) leaves no key in the host's user or session keyring.
+func WithPrivateKeyring() Option { return func(c *config) { c.privateKeys = true } }
 
 // WithTmpDir replaces /tmp.
 func WithTmpDir(dir string) Option { return func(c *config) { c.tmpDir = dir } }
@@ -158,6 +165,10 @@ func New(opts ...Option) *Probe {
 	p.s3creds = s3creds
 	p.codeDir = &fileStore{where: PlaceCodeDir, dir: cfg.taskRoot, unset: "LAMBDA_TASK_ROOT is not set"}
 	p.inbox = &inboxStore{ring: newRing(maxKept)}
+	keys := defaultKeyStore()
+	if cfg.privateKeys {
+		keys = privateKeyStore()
+	}
 	p.stores = []store{
 		&memoryStore{ring: newRing(maxKept), where: "probe.memory"},
 		&memoryStore{ring: global, where: "package var lastCanaries"},
@@ -172,6 +183,7 @@ func New(opts ...Option) *Probe {
 		&procStore{dir: cfg.procDir, exe: cfg.childExe, minInterval: cfg.sleeperInterval, ring: newRing(maxKept),
 			sleeper: p.sleepers},
 		p.inbox,
+		keys,
 	}
 	return p
 }

@@ -140,6 +140,7 @@ const (
 	PlaceCredCache  Place = "cred-cache" // a global credentials cache
 	PlaceProcess    Place = "process"    // another process's /proc/<pid>/environ or cmdline
 	PlaceNetwork    Place = "network"    // an environment's inbox sockets (TCP, UDP, abstract unix)
+	PlaceKeys       Place = "keys"       // kernel keys: user and session keyrings, keys readable by others
 )
 
 // Canary is one planted marker. Every field needed to trace a finding back to the exact

@@ -10,7 +10,8 @@ import (
 )
 
 // The probes tests run this binary unsandboxed beside tests of other packages, so they give it
-// private directories for the shared places through these variables (unset: the real ones).
+// private directories for the shared places, and a private keyring, through these variables
+// (unset: the real ones).
 func main() {
 	if probes.IsLambdaRuntime() {
 		var opts []probes.Option
@@ -22,6 +23,9 @@ func main() {
 			if dir := os.Getenv(env); dir != "" {
 				opts = append(opts, with(dir))
 			}
+		}
+		if os.Getenv("TESTPROBE_PRIVATE_KEYS") != "" {
+			opts = append(opts, probes.WithPrivateKeyring())
 		}
 		probes.MainWith(opts...)
 	}
