@@ -2,16 +2,14 @@ package probes
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/tenantcheck/tenantcheck/internal/golden"
+)
 
 // TestReportWireGolden pins the JSON a runner reads: a renamed or retyped field shows up here
 // before it breaks a runner of another version.
@@ -34,19 +32,7 @@ func TestReportWireGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "report.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if strings.TrimSpace(string(want)) != string(got) {
-		t.Errorf("report JSON changed:\n%s\nwant:\n%s", got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", "report.golden.json"), append(got, '\n'))
 }
 
 func TestSelectFoundFitsBudget(t *testing.T) {

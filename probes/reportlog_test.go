@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/emulator/cwlogs"
+	"github.com/tenantcheck/tenantcheck/internal/golden"
 )
 
 // goldenReport is a small, fixed report.
@@ -52,19 +52,7 @@ func TestReportLogLineGolden(t *testing.T) {
 		t.Fatal("a report with a 200 KB detail fits a line")
 	}
 	got := append(append([]byte(nil), ok...), bad...)
-	golden := filepath.Join("testdata", "reportlog.golden.jsonl")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report lines changed:\n%s\nwant:\n%s", got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", "reportlog.golden.jsonl"), got)
 }
 
 func TestReportLogLine(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/tenantcheck/tenantcheck/internal/golden"
+)
 
 // sampleReport has one check of every status, evidence with hostile bytes, and fixed times, so
 // the golden files are deterministic. Checks are deliberately out of order.
@@ -70,27 +69,6 @@ func sampleReport() *Report {
 	return r
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden (run go test ./reports -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	for _, format := range Formats() {
 		t.Run(format, func(t *testing.T) {
@@ -99,7 +77,7 @@ func TestGolden(t *testing.T) {
 			if err := Write(format, &buf, r); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "report."+format+".golden", buf.Bytes())
+			golden.Assert(t, filepath.Join("testdata", "report."+format+".golden"), buf.Bytes())
 			if r.Checks[0].ID != "TI-TMP-001" {
 				t.Error("renderer reordered the caller's checks")
 			}

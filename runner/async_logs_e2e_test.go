@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
@@ -20,7 +21,7 @@ func runAsyncSchedule(t *testing.T, channel string, faults ...string) *runner.Ob
 	srv, c := builtin(t, emulator.Config{Faults: faults, FaultRate: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 10 * time.Second, PerTenant: true})
+	d, err := probefn.Deploy(ctx, c, probefn.Spec{Function: probes.Function{Zip: selfZip(t), Timeout: 10 * time.Second, PerTenant: true}})
 	if err != nil {
 		t.Fatalf("deploy probe: %v", err)
 	}

@@ -33,7 +33,7 @@ func BenchmarkRunnerOverheadVsBareSDK(b *testing.B) {
 	// The probe leaves a canary per invocation in its environment and scans them all on the
 	// next, so an invocation costs more the more came before it. Each side gets a function of
 	// its own, hence environments of its own that start equally fresh.
-	d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(b), Timeout: 10 * time.Second, PerTenant: true})
+	d, err := probefn.Deploy(ctx, c, probefn.Spec{Function: probes.Function{Zip: selfZip(b), Timeout: 10 * time.Second, PerTenant: true}})
 	if err != nil {
 		b.Fatalf("deploy the second probe: %v", err)
 	}

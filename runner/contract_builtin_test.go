@@ -227,8 +227,8 @@ func TestRunContractFunctionsFollowTheStack(t *testing.T) {
 		if tags, _ := p["Tags"].(map[string]any); tags["tenantcheck:run-id"] != "20260101-d0d0d0d0d0d0" || tags["tenantcheck-run"] == nil {
 			t.Errorf("%s: tags %v lack the stack's run-id tag or the phase's own", name, p["Tags"])
 		}
-		if lc, _ := p["LoggingConfig"].(map[string]any); lc["LogGroup"] != opts.LogGroup {
-			t.Errorf("%s: LoggingConfig %v, want LogGroup %s", name, p["LoggingConfig"], opts.LogGroup)
+		if lc, _ := p["LoggingConfig"].(map[string]any); lc["LogGroup"] != opts.LogGroup || lc["LogFormat"] != "JSON" {
+			t.Errorf("%s: LoggingConfig %v, want LogFormat JSON and LogGroup %s", name, p["LoggingConfig"], opts.LogGroup)
 		}
 	}
 	if len(co.Errors) != 0 {

@@ -23,7 +23,6 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
@@ -33,31 +32,13 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) 
 	dctx, cancel := context.WithTimeout(ctx, r.opts.DeployTimeout)
 	defer cancel()
 	name := "tenantcheck-contract-" + label + "-" + randBase32(r.rng, 8)
-	role := r.opts.Role
-	if role == "" {
-		role = probefn.LocalRole
-	}
-	in := &lambda.CreateFunctionInput{
-		FunctionName: aws.String(name),
-		Role:         aws.String(role),
-		Runtime:      types.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Code:         &types.FunctionCode{ZipFile: r.opts.Zip},
-		Timeout:      aws.Int32(int32(r.opts.FunctionTimeout / time.Second)),
-		MemorySize:   aws.Int32(128),
-		Description:  aws.String("tenantcheck contract phase: deleted when the phase ends"),
-		Tags:         map[string]string{"tenantcheck-run": r.runID},
-	}
-	maps.Copy(in.Tags, r.opts.Tags)
-	if r.opts.Arch != "" {
-		in.Architectures = []types.Architecture{types.Architecture(r.opts.Arch)}
-	}
-	if r.opts.LogGroup != "" {
-		in.LoggingConfig = &types.LoggingConfig{LogGroup: aws.String(r.opts.LogGroup)}
-	}
-	if perTenant {
-		in.TenancyConfig = &types.TenancyConfig{TenantIsolationMode: types.TenantIsolationModePerTenant}
-	}
+	tags := map[string]string{"tenantcheck-run": r.runID}
+	maps.Copy(tags, r.opts.Tags)
+	in := probes.Function{
+		Name: name, Role: r.opts.Role, Zip: r.opts.Zip, Arch: r.opts.Arch, Timeout: r.opts.FunctionTimeout,
+		PerTenant: perTenant, LogGroup: r.opts.LogGroup, Tags: tags,
+		Description: "tenantcheck contract phase: deleted when the phase ends",
+	}.CreateInput()
 	call := ContractCall{Op: "CreateFunction", Case: label, Function: name, Start: time.Now()}
 	out, err := r.c.CreateFunction(dctx, in)
 	call.Duration = time.Since(call.Start)

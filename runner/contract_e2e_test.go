@@ -67,7 +67,7 @@ var selfZip = func() func(t testing.TB) []byte {
 // tenants: the common first half of the end-to-end tests that judge one area.
 func pingPong(t *testing.T, ctx context.Context, c *lambda.Client, seed int64) *runner.Observations {
 	t.Helper()
-	d, err := probefn.Deploy(ctx, c, probefn.Spec{Zip: selfZip(t), Timeout: 5 * time.Second, PerTenant: true})
+	d, err := probefn.Deploy(ctx, c, probefn.Spec{Function: probes.Function{Zip: selfZip(t), Timeout: 5 * time.Second, PerTenant: true}})
 	if err != nil {
 		t.Fatalf("deploy probe: %v", err)
 	}

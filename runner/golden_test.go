@@ -3,13 +3,11 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/tenantcheck/tenantcheck/internal/golden"
+)
 
 // TestPlanGolden pins the steps a seed produces, so a change that would make an old
 // `--seed` replay a different interleaving shows up as a diff instead of passing silently.
@@ -28,20 +26,5 @@ func TestPlanGolden(t *testing.T) {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	path := filepath.Join("testdata", "plan-seed42.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("plan for seed 42 changed; if intended, run go test ./runner -run TestPlanGolden -update\ngot:\n%s", buf.Bytes())
-	}
+	golden.Assert(t, filepath.Join("testdata", "plan-seed42.golden"), buf.Bytes())
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/fixtures/seaweed"
+	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
@@ -60,7 +61,7 @@ func probeOnBuiltin(tb testing.TB, faults ...string) (*lambda.Client, string) {
 	if err != nil {
 		tb.Fatalf("lambda client: %v", err)
 	}
-	d, err := probefn.Deploy(context.Background(), c, probefn.Spec{Zip: selfZip(tb), Timeout: 10 * time.Second, PerTenant: true})
+	d, err := probefn.Deploy(context.Background(), c, probefn.Spec{Function: probes.Function{Zip: selfZip(tb), Timeout: 10 * time.Second, PerTenant: true}})
 	if err != nil {
 		tb.Fatalf("deploy probe: %v", err)
 	}

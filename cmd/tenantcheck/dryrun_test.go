@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tenantcheck/tenantcheck/internal/golden"
 )
 
 // TestRunDryRunGolden pins what `run --dry-run` promises before anything is spent: what would be
@@ -29,7 +31,7 @@ func TestRunDryRunGolden(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 			}
-			assertGolden(t, filepath.Join("testdata", "dryrun", tt.name+".golden"), out)
+			golden.Assert(t, filepath.Join("testdata", "dryrun", tt.name+".golden"), out)
 		})
 	}
 }

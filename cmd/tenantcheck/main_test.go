@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,11 +17,10 @@ import (
 	"time"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/emulator/sandbox"
+	"github.com/tenantcheck/tenantcheck/internal/golden"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // TestMain makes this test binary a complete tenantcheck: the sandbox init step, the probe
 // deployed into the built-in target (run zips os.Executable(), which is this binary), and, with
@@ -200,27 +198,7 @@ func TestChecksListGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	assertGolden(t, filepath.Join("testdata", "checks.golden"), out)
-}
-
-// assertGolden compares out with the golden file, rewriting it first under -update.
-func assertGolden(t *testing.T, golden, out string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if out != string(want) {
-		t.Errorf("output differs from %s (run with -update if intended):\n%s", golden, out)
-	}
+	golden.Assert(t, filepath.Join("testdata", "checks.golden"), out)
 }
 
 // TestEmulatorGivesSameVerdict runs `tenantcheck emulator` as its own process and points `run

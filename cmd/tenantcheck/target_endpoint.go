@@ -12,6 +12,7 @@ import (
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/fixtures/seaweed"
+	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
 
@@ -73,7 +74,7 @@ func (t *endpointTarget) deploy(ctx context.Context, s *session) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.f.deployTimout)
 	defer cancel()
-	d, err := probefn.Deploy(dctx, s.client, probefn.Spec{Zip: zip, Timeout: s.f.fnTimeout, PerTenant: true})
+	d, err := probefn.Deploy(dctx, s.client, probefn.Spec{Function: probes.Function{Zip: zip, Timeout: s.f.fnTimeout, PerTenant: true}})
 	if err != nil {
 		return toolError("%w", err)
 	}
