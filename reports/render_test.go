@@ -92,7 +92,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestGolden(t *testing.T) {
-	for _, format := range Formats() {
+	for _, format := range FormatNames() {
 		t.Run(format, func(t *testing.T) {
 			r := sampleReport()
 			var buf bytes.Buffer
@@ -225,7 +225,7 @@ func TestWriteErrors(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Error("output written for an unknown format")
 	}
-	for _, f := range Formats() {
+	for _, f := range FormatNames() {
 		if err := Write(f, &buf, nil); err == nil {
 			t.Errorf("%s: nil report accepted", f)
 		}
