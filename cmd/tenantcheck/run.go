@@ -175,9 +175,13 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	case f.fnTimeout < time.Second:
 		return usageError("--function-timeout %s: Lambda's minimum is 1s", f.fnTimeout)
 	}
+	names, err := knownFaults().Validate(f.target.faults)
+	if err != nil {
+		return usageError("--fault: %w", err)
+	}
 	var targetFaults []string
 	f.s3Faults = nil
-	for _, name := range f.target.faults {
+	for _, name := range names {
 		if s3data.IsFault(name) {
 			f.s3Faults = append(f.s3Faults, name)
 		} else {
