@@ -16,7 +16,7 @@ import (
 
 func runtimeAPIChecks() []Check {
 	return []Check{{
-		ID: "TI-RAPI-001", Area: AreaIsolation, Level: reports.Must, Clause: "RT-05", Severity: "critical",
+		ID: "TI-RAPI-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"RT-05"}, Severity: "critical",
 		Title: "An environment cannot reach another environment's Runtime API",
 		Remediation: "Serve each execution environment's Runtime API to that environment only: give it its " +
 			"own VM or network namespace, or authenticate every connection (for instance by the uid " +
