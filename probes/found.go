@@ -15,31 +15,14 @@ const (
 	foundOverhead = 160
 )
 
-// placeRank is the order places appear in a report: the order of the constants.
+// placeRank is the order places appear in a report (placeOrder); an unknown place sorts last.
 func placeRank(p Place) int {
-	switch p {
-	case PlaceMemory:
-		return 0
-	case PlaceTmp:
-		return 1
-	case PlaceDevShm:
-		return 2
-	case PlaceVarTmp:
-		return 3
-	case PlaceHome:
-		return 4
-	case PlaceCodeDir:
-		return 5
-	case PlaceEnvVar:
-		return 6
-	case PlaceBackground:
-		return 7
-	case PlaceCredCache:
-		return 8
-	case PlaceProcess:
-		return 9
+	for i, q := range placeOrder {
+		if q == p {
+			return i
+		}
 	}
-	return 10
+	return len(placeOrder)
 }
 
 // compareFound orders a report deterministically: place, then seq, then nonce, then where.

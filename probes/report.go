@@ -125,7 +125,11 @@ type FrontDoorAttempt struct {
 	Detail     string `json:"detail,omitempty"`
 }
 
-// Place names where state can survive between invocations. Checks are keyed on these names.
+// Place names where state can survive between invocations, or a channel between environments,
+// that a check depends on the target to isolate. Checks are keyed on these names, and a target
+// declares a place it cannot isolate under the same name (runner.Isolation.Missing), so the
+// checks on it SKIP. The names are wire format (probe reports, the built-in target's
+// /_tenantcheck/v1/isolation): never rename one.
 type Place string
 
 const (
@@ -141,7 +145,19 @@ const (
 	PlaceProcess    Place = "process"    // another process's /proc/<pid>/environ or cmdline
 	PlaceNetwork    Place = "network"    // an environment's inbox sockets (TCP, UDP, abstract unix)
 	PlaceKeys       Place = "keys"       // kernel keys: user and session keyrings, keys readable by others
+
+	// PlaceRuntimeAPI is an environment's Runtime API, reached from another environment. The
+	// probe plants nothing there; TI-RAPI-001 knocks on its peers' Runtime APIs instead, and a
+	// target that cannot guard them declares this place missing.
+	PlaceRuntimeAPI Place = "runtime-api"
 )
+
+// placeOrder is the order places appear in a report: the order of the constants. Places the
+// probe does not plant in (PlaceRuntimeAPI) never appear among findings and are left out.
+var placeOrder = [...]Place{
+	PlaceMemory, PlaceTmp, PlaceDevShm, PlaceVarTmp, PlaceHome, PlaceCodeDir,
+	PlaceEnvVar, PlaceBackground, PlaceCredCache, PlaceProcess, PlaceNetwork, PlaceKeys,
+}
 
 // Canary is one planted marker. Every field needed to trace a finding back to the exact
 // invocation that planted it travels inside the canary itself.

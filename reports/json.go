@@ -19,6 +19,16 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if out.Checks == nil {
 		out.Checks = []CheckResult{} // "checks": [] rather than null, so consumers need no null case
 	}
+	for i, c := range out.Checks {
+		// "clauses" always lists the primary clause, and is never null.
+		switch {
+		case len(c.Clauses) > 0:
+		case c.Clause != "":
+			out.Checks[i].Clauses = []string{c.Clause}
+		default:
+			out.Checks[i].Clauses = []string{}
+		}
+	}
 	if out.SchemaVersion == "" {
 		out.SchemaVersion = SchemaVersion
 	}

@@ -3,8 +3,9 @@ package reports
 
 import "time"
 
-// SchemaVersion of the JSON report. Bump on any incompatible change; additions keep the number.
-const SchemaVersion = "1.0"
+// SchemaVersion of the JSON report, "MAJOR.MINOR" as docs/REPORT-SCHEMA.md defines: the major
+// number changes on any incompatible change, the minor on additions (1.1 added `clauses`).
+const SchemaVersion = "1.1"
 
 // Status of one check. Each exists because users must be able to tell it from the others.
 type Status string
@@ -47,7 +48,10 @@ type CheckResult struct {
 	Area   string `json:"area"`
 	Title  string `json:"title"`
 	Level  Level  `json:"level"`
-	Clause string `json:"clause"` // docs/CONTRACT.md clause ID
+	Clause string `json:"clause"` // docs/CONTRACT.md clause ID the check is filed under
+	// Clauses are every docs/CONTRACT.md clause the check enforces, Clause first, since one check
+	// can prove several clauses. WriteJSON fills it with Clause alone when it is empty.
+	Clauses []string `json:"clauses"`
 	// Severity ranks how bad a violation would be (critical, high, medium, low, info), so a
 	// triager can order FAILs; it never changes the exit code, Level does.
 	Severity    string        `json:"severity,omitempty"`

@@ -70,7 +70,7 @@ func sampleReport() *Report {
 }
 
 func TestGolden(t *testing.T) {
-	for _, format := range Formats() {
+	for _, format := range FormatNames() {
 		t.Run(format, func(t *testing.T) {
 			r := sampleReport()
 			var buf bytes.Buffer
@@ -203,7 +203,7 @@ func TestWriteErrors(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Error("output written for an unknown format")
 	}
-	for _, f := range Formats() {
+	for _, f := range FormatNames() {
 		if err := Write(f, &buf, nil); err == nil {
 			t.Errorf("%s: nil report accepted", f)
 		}
@@ -216,3 +216,44 @@ func TestWriteErrors(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+// TestJSONClauses: "clauses" lists every clause a check cites, primary first, and is never null,
+// even for a result built without it.
+func TestJSONClauses(t *testing.T) {
+	tests := []struct {
+		name string
+		in   CheckResult
+		want string
+	}{
+		{"several", CheckResult{ID: "TI-API-005", Clause: "INV-02", Clauses: []string{"INV-02", "INV-08"}}, `["INV-02","INV-08"]`},
+		{"primary only", CheckResult{ID: "TI-MEM-001", Clause: "ENV-02"}, `["ENV-02"]`},
+		{"none", CheckResult{ID: "TI-X-001"}, `[]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{Checks: []CheckResult{tc.in}}
+			var buf bytes.Buffer
+			if err := WriteJSON(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Checks []struct {
+					Clauses json.RawMessage `json:"clauses"`
+				} `json:"checks"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, got.Checks[0].Clauses); err != nil {
+				t.Fatal(err)
+			}
+			if compact.String() != tc.want {
+				t.Errorf("clauses = %s, want %s", compact.String(), tc.want)
+			}
+			if tc.in.Clauses == nil && r.Checks[0].Clauses != nil {
+				t.Error("WriteJSON filled clauses in the caller's report")
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ package suites
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,9 +21,13 @@ type Check struct {
 	ID    string
 	Area  string
 	Title string
-	// Level is the RFC 2119 strength of Clause: MUST fails the run, SHOULD only warns.
-	Level  reports.Level
-	Clause string
+	// Level is the RFC 2119 strength of the primary clause: MUST fails the run, SHOULD only warns.
+	Level reports.Level
+	// Clauses are the docs/CONTRACT.md clauses the check enforces, the primary one first (the
+	// report's `clause`; Level is its strength). A check cites every clause whose "Checked by"
+	// line names it, and TestContractDoc holds the two to each other both ways, so a reader of
+	// either finds the other.
+	Clauses []string
 	// Severity orders findings for triage (critical, high, medium, low, info).
 	Severity    string
 	Remediation string
@@ -162,8 +167,17 @@ func evaluateOne(c Check, obs *runner.Observations) (res reports.CheckResult) {
 // describe copies the check's descriptive fields onto a result, so they have one source.
 func describe(c Check, r reports.CheckResult) reports.CheckResult {
 	r.ID, r.Area, r.Title, r.Level = c.ID, c.Area, c.Title, c.Level
-	r.Clause, r.Severity, r.Remediation = c.Clause, c.Severity, c.Remediation
+	r.Clause, r.Clauses = c.PrimaryClause(), slices.Clone(c.Clauses)
+	r.Severity, r.Remediation = c.Severity, c.Remediation
 	return r
+}
+
+// PrimaryClause is the clause the check is filed under (Clauses[0]), or "" when it cites none.
+func (c Check) PrimaryClause() string {
+	if len(c.Clauses) == 0 {
+		return ""
+	}
+	return c.Clauses[0]
 }
 
 // missingPlaces returns the target's declared reason per place it cannot isolate.

@@ -20,8 +20,13 @@ func TestRegistry(t *testing.T) {
 		if c.Title == "" || c.Area == "" || c.Remediation == "" || c.Severity == "" || c.Evaluate == nil {
 			t.Errorf("%s: incomplete check %+v", c.ID, c)
 		}
-		if !clausePattern.MatchString(c.Clause) {
-			t.Errorf("%s: clause %q is not a docs/CONTRACT.md clause ID", c.ID, c.Clause)
+		if len(c.Clauses) == 0 {
+			t.Errorf("%s: cites no clause", c.ID)
+		}
+		for _, cl := range c.Clauses {
+			if !clausePattern.MatchString(cl) {
+				t.Errorf("%s: clause %q is not a docs/CONTRACT.md clause ID", c.ID, cl)
+			}
 		}
 		if c.Level != reports.Must && c.Level != reports.Should {
 			t.Errorf("%s: level %q", c.ID, c.Level)

@@ -139,8 +139,8 @@ func TestContractCheckRegistry(t *testing.T) {
 		all[c.ID] = true
 	}
 	for _, c := range contractChecks() {
-		if c.Area != AreaContract || c.Clause == "" || c.Evaluate == nil || !all[c.ID] {
-			t.Errorf("%s: area %q clause %q evaluate %v in All() %v", c.ID, c.Area, c.Clause, c.Evaluate != nil, all[c.ID])
+		if c.Area != AreaContract || c.PrimaryClause() == "" || c.Evaluate == nil || !all[c.ID] {
+			t.Errorf("%s: area %q clause %q evaluate %v in All() %v", c.ID, c.Area, c.PrimaryClause(), c.Evaluate != nil, all[c.ID])
 		}
 		if (c.ID == "TI-API-011") != (c.Level == reports.Should) {
 			t.Errorf("%s: level %s", c.ID, c.Level)

@@ -24,7 +24,7 @@ import (
 // deselected check as SKIP, no PASS from an incomplete run); Evaluate is the part a check sees.
 func Example_writeACheck() {
 	tmpWritable := Check{
-		ID: "TI-EXAMPLE-001", Area: AreaIsolation, Level: reports.Should, Clause: "ENV-03", Severity: "low",
+		ID: "TI-EXAMPLE-001", Area: AreaIsolation, Level: reports.Should, Clauses: []string{"ENV-03"}, Severity: "low",
 		Title:       "Every invocation can plant its /tmp canary",
 		Remediation: "Give every execution environment a private, writable /tmp.",
 		Places:      []probes.Place{probes.PlaceTmp},

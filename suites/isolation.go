@@ -23,14 +23,14 @@ const leakRemediation = "Never hand an execution environment to another tenant: 
 func isolationChecks() []Check {
 	leak := func(id, title, clause string, places ...probes.Place) Check {
 		return Check{
-			ID: id, Area: AreaIsolation, Title: title, Level: reports.Must, Clause: clause,
+			ID: id, Area: AreaIsolation, Title: title, Level: reports.Must, Clauses: []string{clause},
 			Severity: "critical", Remediation: leakRemediation, Places: places,
 			Evaluate: leakEvaluator(places),
 		}
 	}
 	return []Check{
 		{
-			ID: "TI-ENV-001", Area: AreaIsolation, Level: reports.Must, Clause: "ENV-01", Severity: "critical",
+			ID: "TI-ENV-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"ENV-01"}, Severity: "critical",
 			Title:       "No execution environment serves two tenants",
 			Remediation: leakRemediation,
 			Evaluate:    evaluateEnvTenancy,
@@ -40,7 +40,7 @@ func isolationChecks() []Check {
 		leak("TI-FS-001", "No canary in /dev/shm, /var/tmp, $HOME or the code directory crosses a tenant line",
 			"ENV-03", probes.PlaceDevShm, probes.PlaceVarTmp, probes.PlaceHome, probes.PlaceCodeDir),
 		{
-			ID: "TI-FS-002", Area: AreaIsolation, Level: reports.Should, Clause: "ENV-10", Severity: "medium",
+			ID: "TI-FS-002", Area: AreaIsolation, Level: reports.Should, Clauses: []string{"ENV-10"}, Severity: "medium",
 			Title: "The code directory is read-only",
 			Remediation: "Mount the function code (LAMBDA_TASK_ROOT, /var/task) read-only in every " +
 				"execution environment.",
@@ -52,14 +52,14 @@ func isolationChecks() []Check {
 		leak("TI-CRED-001", "No cached credential crosses a tenant line", "ENV-06", probes.PlaceCredCache),
 		leak("TI-PROC-001", "No other process shows another tenant's canaries", "ENV-06", probes.PlaceProcess),
 		{
-			ID: "TI-CTX-001", Area: AreaIsolation, Level: reports.Must, Clause: "RT-02", Severity: "high",
+			ID: "TI-CTX-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"RT-02", "RT-01"}, Severity: "high",
 			Title: "The handler sees exactly the tenant it was invoked for",
 			Remediation: "Pass X-Amz-Tenant-Id through unchanged (no case folding, trimming or " +
 				"decoding) as Lambda-Runtime-Aws-Tenant-Id on /next, and only to the invocation it came with.",
 			Evaluate: evaluateContextTenant,
 		},
 		{
-			ID: "TI-REUSE-001", Area: AreaIsolation, Level: reports.Must, Clause: "ENV-07", Severity: "info",
+			ID: "TI-REUSE-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"ENV-07"}, Severity: "info",
 			Title: "Warm reuse within a tenant is observed (positive control)",
 			Remediation: "Not a violation: reuse is allowed, not required. Without it the leak checks " +
 				"have no power; run longer, with fewer tenants, or sequential schedules.",

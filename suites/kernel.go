@@ -11,7 +11,7 @@ import (
 func kernelChecks() []Check {
 	return []Check{
 		{
-			ID: "TI-KEY-001", Area: AreaIsolation, Level: reports.Must, Clause: "ENV-13", Severity: "critical",
+			ID: "TI-KEY-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"ENV-13"}, Severity: "critical",
 			Title: "No kernel key crosses a tenant line",
 			Remediation: "Give every execution environment its own kernel (a microVM), or its own user " +
 				"namespace and a fresh session keyring, and never hand a uid whose user keyring may " +

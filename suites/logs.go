@@ -20,7 +20,7 @@ const AreaLogs = "logs"
 func logChecks() []Check {
 	return []Check{
 		{
-			ID: "TI-LOG-001", Area: AreaLogs, Level: reports.Must, Clause: "LOG-01", Severity: "high",
+			ID: "TI-LOG-001", Area: AreaLogs, Level: reports.Must, Clauses: []string{"LOG-01"}, Severity: "high",
 			Title: "Every application JSON log line carries its invoking tenant and lands in that tenant's stream",
 			Remediation: "Pass the invocation's tenant to the runtime (Lambda-Runtime-Aws-Tenant-Id) so the " +
 				"function's logger can add it (aws-lambda-go: lambdacontext.NewLogHandler(lambdacontext.WithTenantID())), " +
@@ -28,28 +28,28 @@ func logChecks() []Check {
 			Evaluate: evaluateAppLines,
 		},
 		{
-			ID: "TI-LOG-002", Area: AreaLogs, Level: reports.Must, Clause: "LOG-03", Severity: "high",
+			ID: "TI-LOG-002", Area: AreaLogs, Level: reports.Must, Clauses: []string{"LOG-03"}, Severity: "high",
 			Title: "Every log stream holds one tenant only",
 			Remediation: "Create one log stream per execution environment and never let environments of " +
 				"different tenants share one.",
 			Evaluate: evaluateStreamTenancy,
 		},
 		{
-			ID: "TI-LOG-003", Area: AreaLogs, Level: reports.Must, Clause: "LOG-02", Severity: "medium",
+			ID: "TI-LOG-003", Area: AreaLogs, Level: reports.Must, Clauses: []string{"LOG-02"}, Severity: "medium",
 			Title: "Platform start and report records carry record.tenantId",
 			Remediation: "With JSON logging, write the invocation's tenant ID as record.tenantId in " +
 				"platform.start, platform.report and the other platform events of a tenant's invocation.",
 			Evaluate: evaluatePlatformRecords,
 		},
 		{
-			ID: "TI-LOG-004", Area: AreaLogs, Level: reports.Must, Clause: "LOG-01", Severity: "high",
+			ID: "TI-LOG-004", Area: AreaLogs, Level: reports.Must, Clauses: []string{"LOG-01"}, Severity: "high",
 			Title: "Filtering logs by tenant returns all of that tenant's lines and none of another's",
 			Remediation: "Make FilterLogEvents match JSON patterns on exact, case-sensitive field values " +
 				"({ $.tenantId = \"<tenant>\" }) and make every application line carry its own tenant.",
 			Evaluate: evaluateTenantFilters,
 		},
 		{
-			ID: "TI-MET-001", Area: AreaLogs, Level: reports.Must, Clause: "LOG-04", Severity: "medium",
+			ID: "TI-MET-001", Area: AreaLogs, Level: reports.Must, Clauses: []string{"LOG-04"}, Severity: "medium",
 			Title: "Embedded metrics carry the invoking tenant as their TenantId dimension",
 			Remediation: "Give the function the invocation's own tenant (lambdacontext TenantID) so the " +
 				"TenantId dimension it emits is right.",

@@ -16,7 +16,7 @@ import (
 func networkChecks() []Check {
 	return []Check{
 		{
-			ID: "TI-NET-001", Area: AreaIsolation, Level: reports.Must, Clause: "ENV-11", Severity: "critical",
+			ID: "TI-NET-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"ENV-11"}, Severity: "critical",
 			Title: "No network endpoint carries state across a tenant line",
 			Remediation: "Give every execution environment a network of its own (its own VM or network " +
 				"namespace): a socket one tenant's function leaves listening must be unreachable from " +
@@ -25,7 +25,7 @@ func networkChecks() []Check {
 			Evaluate: evaluateInboxes,
 		},
 		{
-			ID: "TI-NET-002", Area: AreaIsolation, Level: reports.Must, Clause: "ENV-12", Severity: "critical",
+			ID: "TI-NET-002", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"ENV-12"}, Severity: "critical",
 			Title: "A function cannot use the target's own API to reach another tenant",
 			Remediation: "Keep functions off the platform's own API, or give their credentials no right to " +
 				"invoke a PER_TENANT function or to read its logs: a function that can invoke itself as " +

@@ -14,19 +14,17 @@ import (
 	"github.com/tenantcheck/tenantcheck/runner"
 )
 
-// placeRuntimeAPI is the key under which a target declares that its environments can reach
-// each other's Runtime API (the built-in target does when it cannot authenticate connections),
-// so the check SKIPs with the target's reason instead of failing a known, declared gap.
-const placeRuntimeAPI probes.Place = "runtime-api"
-
 func runtimeAPIChecks() []Check {
 	return []Check{{
-		ID: "TI-RAPI-001", Area: AreaIsolation, Level: reports.Must, Clause: "RT-05", Severity: "critical",
+		ID: "TI-RAPI-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"RT-05"}, Severity: "critical",
 		Title: "An environment cannot reach another environment's Runtime API",
 		Remediation: "Serve each execution environment's Runtime API to that environment only: give it its " +
 			"own VM or network namespace, or authenticate every connection (for instance by the uid " +
 			"owning the client socket) and drop strangers before reading a byte.",
-		Places:   []probes.Place{placeRuntimeAPI},
+		// A target that cannot authenticate Runtime API connections (the built-in one without
+		// distinct uids) declares this place missing: the check SKIPs with its reason instead of
+		// failing a known, declared gap.
+		Places:   []probes.Place{probes.PlaceRuntimeAPI},
 		Evaluate: evaluateRuntimeAPIPeers,
 	}}
 }

@@ -93,8 +93,8 @@ func TestRuntimeAPIPeers(t *testing.T) {
 			name: "declared gap", want: reports.Skip, reason: "runtime-api: the Runtime API cannot be authenticated",
 			mutate: func(o *runner.Observations) {
 				withRuntimeAPIs(probes.PeerHeld)(o)
-				declareMissing(o, placeRuntimeAPI)
-				o.Target.Isolation.Missing[placeRuntimeAPI] = "the Runtime API cannot be authenticated on this host"
+				declareMissing(o, probes.PlaceRuntimeAPI)
+				o.Target.Isolation.Missing[probes.PlaceRuntimeAPI] = "the Runtime API cannot be authenticated on this host"
 			},
 		},
 	}

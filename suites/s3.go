@@ -27,26 +27,26 @@ const scopeRemediation = "Mint each tenant's credentials with sts:AssumeRole and
 func S3Checks() []Check {
 	return []Check{
 		{
-			ID: "TI-S3-001", Area: AreaS3, Level: reports.Must, Clause: "DATA-02", Severity: "high",
+			ID: "TI-S3-001", Area: AreaS3, Level: reports.Must, Clauses: []string{"DATA-02", "DATA-01"}, Severity: "high",
 			Title:       "A tenant's scoped credentials can read and write its own data (positive control)",
 			Remediation: scopeRemediation,
 			Evaluate:    evaluateS3Own,
 		},
 		{
-			ID: "TI-S3-002", Area: AreaS3, Level: reports.Must, Clause: "DATA-02", Severity: "critical",
+			ID: "TI-S3-002", Area: AreaS3, Level: reports.Must, Clauses: []string{"DATA-02", "DATA-01"}, Severity: "critical",
 			Title:       "Every cross-tenant S3 operation is AccessDenied",
 			Remediation: scopeRemediation + " The broker's own identity must have no S3 rights.",
 			Evaluate:    evaluateS3Cross,
 		},
 		{
-			ID: "TI-S3-003", Area: AreaS3, Level: reports.Must, Clause: "DATA-01", Severity: "medium",
+			ID: "TI-S3-003", Area: AreaS3, Level: reports.Must, Clauses: []string{"DATA-01"}, Severity: "medium",
 			Title: "Tenant credentials are short-lived",
 			Remediation: "Pass DurationSeconds to AssumeRole (900 s is the minimum) and keep the role's " +
 				"MaxSessionDuration low; never hand a function long-lived keys.",
 			Evaluate: evaluateS3Expiry,
 		},
 		{
-			ID: "TI-S3-004", Area: AreaS3, Level: reports.Must, Clause: "DATA-01", Severity: "critical",
+			ID: "TI-S3-004", Area: AreaS3, Level: reports.Must, Clauses: []string{"DATA-01"}, Severity: "critical",
 			Title: "One tenant's credentials never appear in another tenant's environment",
 			Remediation: "Never cache tenant credentials where another tenant's invocation can reach " +
 				"them: keep them per invocation, and never recycle an environment across tenants.",

@@ -203,7 +203,7 @@ func TestS3EvidenceNamesOperationBucketTenantAndCode(t *testing.T) {
 
 func TestS3ChecksAreRegistered(t *testing.T) {
 	for _, c := range S3Checks() {
-		if c.Area != AreaS3 || c.Evaluate == nil || c.Clause == "" || c.Remediation == "" {
+		if c.Area != AreaS3 || c.Evaluate == nil || c.PrimaryClause() == "" || c.Remediation == "" {
 			t.Errorf("%s is incomplete", c.ID)
 		}
 	}

@@ -16,7 +16,7 @@ func newChecksCmd() *cobra.Command {
 			t := tablewriter.NewWriter(cmd.OutOrStdout())
 			t.Header("ID", "AREA", "LEVEL", "CLAUSE", "TITLE")
 			for _, c := range suites.All() {
-				if err := t.Append(c.ID, c.Area, string(c.Level), c.Clause, c.Title); err != nil {
+				if err := t.Append(c.ID, c.Area, string(c.Level), c.PrimaryClause(), c.Title); err != nil {
 					return err
 				}
 			}

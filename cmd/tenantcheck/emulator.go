@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
+	"github.com/tenantcheck/tenantcheck/fixtures/faults"
+	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
 
@@ -19,13 +21,19 @@ type targetFlags struct {
 	idleTimeout     time.Duration
 }
 
+// knownFaults joins the fault tables of every component that can be broken (the built-in target,
+// the S3 broker): the one list that --fault validation, the help and the FAULTS.md matrix test
+// read. A new fault is registered in its component's table and shows up here without a change.
+func knownFaults() faults.List {
+	return append(emulator.KnownFaults(), s3data.KnownFaults()...)
+}
+
+// register adds the built-in target's flags to cmd, and to its help the whole fault list.
 func (f *targetFlags) register(cmd *cobra.Command) {
 	d := runner.DefaultSettings()
-	names := make([]string, 0)
-	for _, k := range emulator.KnownFaults() {
-		names = append(names, string(k.Name))
-	}
-	cmd.Flags().StringSliceVar(&f.faults, "fault", nil, "inject named faults into the built-in target: "+strings.Join(names, ", "))
+	cmd.Long += "\n\nFaults (--fault NAME[,NAME]), each a deliberate break the suite must catch (docs/FAULTS.md);\n" +
+		"S3 broker faults apply to run only, which stands up the broker:\n" + strings.TrimRight(knownFaults().Help("  "), "\n")
+	cmd.Flags().StringSliceVar(&f.faults, "fault", nil, "inject named faults, listed above with the component each breaks: the built-in target's, or (run only) the S3 broker's")
 	cmd.Flags().Float64Var(&f.faultRate, "fault-rate", 1.0, "probability with which a probabilistic fault (recycle) fires")
 	cmd.Flags().IntVar(&f.maxEnvironments, "max-environments", d.MaxEnvironments, "built-in target: cap on environments per function (active and idle)")
 	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", d.IdleTimeout, "built-in target: idle environments older than this are destroyed")
@@ -37,6 +45,14 @@ func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
 	}
 	if f.maxEnvironments < 1 {
 		return emulator.Config{}, usageError("--max-environments %d: must be at least 1", f.maxEnvironments)
+	}
+	if _, err := knownFaults().Validate(f.faults); err != nil {
+		return emulator.Config{}, usageError("--fault: %w", err)
+	}
+	for _, name := range f.faults {
+		if s3data.IsFault(name) {
+			return emulator.Config{}, usageError("--fault %s breaks the S3 broker, which only `tenantcheck run` stands up", name)
+		}
 	}
 	if _, err := emulator.ParseFaults(f.faults); err != nil {
 		return emulator.Config{}, usageError("--fault: %w", err)

@@ -33,7 +33,7 @@ its checks may FAIL on what was seen but never PASS.`,
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.checks, "checks", nil, "only these check IDs or areas (default: those the run selected)")
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these check IDs or areas")
-	fl.StringArrayVar(&f.formats, "format", nil, "extra report format (repeatable, paired in order with --out); see run --help")
+	fl.StringArrayVar(&f.formats, "format", nil, formatFlagHelp())
 	fl.StringArrayVar(&f.outs, "out", nil, "file for the matching --format")
 	return cmd
 }

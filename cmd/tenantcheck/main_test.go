@@ -169,6 +169,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		want string
 	}{
 		{"unknown fault", []string{"run", "--fault", "nope"}, "nope"},
+		{"unknown fault lists the broker's too", []string{"run", "--endpoint-url", "http://127.0.0.1:1", "--fault", "nope"}, "long-credentials"},
+		{"broker fault on the emulator", []string{"emulator", "--fault", "broad-credentials"}, "S3 broker"},
+		{"unknown emulator fault", []string{"emulator", "--fault", "nope"}, "nope"},
 		{"unknown check", []string{"run", "--checks", "TI-NOPE-001"}, "TI-NOPE-001"},
 		{"unknown schedule", []string{"run", "--schedule", "zigzag"}, "zigzag"},
 		{"too few tenants", []string{"run", "--tenants", "1"}, "--tenants"},

@@ -10,14 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantcheck/tenantcheck/fixtures/emulator"
-	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/reports"
 )
 
 // matrixRow is one row of docs/FAULTS.md's matrix.
 type matrixRow struct {
 	fault   string
+	owner   string // the "Injected in" cell, without a trailing parenthesis
 	verdict reports.Status
 	checks  []string
 }
@@ -52,7 +51,8 @@ func readMatrix(t *testing.T) []matrixRow {
 		if m == nil {
 			continue // header or separator
 		}
-		row := matrixRow{fault: m[1], verdict: reports.Status(strings.TrimSpace(cells[3]))}
+		owner, _, _ := strings.Cut(cells[1], "(")
+		row := matrixRow{fault: m[1], owner: strings.TrimSpace(owner), verdict: reports.Status(strings.TrimSpace(cells[3]))}
 		for _, id := range strings.Split(cells[4], ",") {
 			row.checks = append(row.checks, strings.TrimSpace(id))
 		}
@@ -68,19 +68,27 @@ func readMatrix(t *testing.T) []matrixRow {
 	return rows
 }
 
+// TestFaultsDocCoversEveryTargetFault reads docs/FAULTS.md against the fault registry both ways:
+// every fault the target or the S3 broker knows has a row naming its owner, and every row names a
+// known fault.
 func TestFaultsDocCoversEveryTargetFault(t *testing.T) {
-	documented := map[string]bool{}
+	documented := map[string]matrixRow{}
 	for _, r := range readMatrix(t) {
-		documented[r.fault] = true
+		documented[r.fault] = r
 	}
-	for _, k := range emulator.KnownFaults() {
-		if !documented[string(k.Name)] {
-			t.Errorf("fault %q is known to the target but has no row in docs/FAULTS.md", k.Name)
+	known := knownFaults()
+	for _, k := range known {
+		row, ok := documented[k.Name]
+		switch {
+		case !ok:
+			t.Errorf("fault %q (%s) has no row in docs/FAULTS.md", k.Name, k.Owner)
+		case row.owner != k.Owner:
+			t.Errorf("fault %q: docs/FAULTS.md says it is injected in %q, the registry says %q", k.Name, row.owner, k.Owner)
 		}
 	}
-	for _, name := range s3data.Faults() {
-		if !documented[name] {
-			t.Errorf("fault %q is known to the S3 broker but has no row in docs/FAULTS.md", name)
+	for name := range documented {
+		if _, ok := known.Lookup(name); !ok {
+			t.Errorf("docs/FAULTS.md has a row for %q, which no component registers", name)
 		}
 	}
 }

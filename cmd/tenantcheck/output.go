@@ -81,8 +81,8 @@ func writeOutputs(stdout io.Writer, outs []output, rep *reports.Report) error {
 		}
 	}
 	if tableToStdout {
-		if err := reports.WriteTable(stdout, rep); err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("write table: %w", err))
+		if err := reports.Write(reports.DefaultFormat, stdout, rep); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("write %s report: %w", reports.DefaultFormat, err))
 		}
 	}
 	return errs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantcheck/tenantcheck/fixtures/awsstack"
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
+	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
 )
@@ -79,7 +80,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.Int64Var(&f.seed, "seed", 0, "seed for tenants and interleaving (default: random; printed for replay)")
 	fl.StringSliceVar(&f.checks, "checks", nil, "only these check IDs or areas")
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these check IDs or areas")
-	fl.StringArrayVar(&f.formats, "format", nil, "extra report format: json or junit (repeatable, paired in order with --out)")
+	fl.StringArrayVar(&f.formats, "format", nil, formatFlagHelp())
 	fl.StringArrayVar(&f.outs, "out", nil, "file for the matching --format")
 	fl.DurationVar(&f.fnTimeout, "function-timeout", d.FunctionTimeout, "timeout of the deployed probe function (the errors schedule waits it out)")
 	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", d.Invoke, "timeout of one invocation, retries included")
@@ -105,12 +106,18 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 
 type output struct{ format, path string }
 
+// formatFlagHelp is the --format help of run and judge, listing every format of reports'
+// registry so the help never names only some of them.
+func formatFlagHelp() string {
+	return "extra report format, one of: " + reports.FormatHelp() + " (repeatable, paired in order with --out)"
+}
+
 // outputs pairs --format with --out in order. A single --format without --out replaces the table
 // on stdout.
 func (f *runFlags) outputs() ([]output, error) {
 	for _, fm := range f.formats {
-		if fm != "json" && fm != "junit" && fm != "table" {
-			return nil, usageError("--format %q: want json, junit or table", fm)
+		if _, err := reports.LookupFormat(fm); err != nil {
+			return nil, usageError("--format: %w", err)
 		}
 	}
 	if len(f.outs) == 0 && len(f.formats) == 1 {
@@ -168,9 +175,13 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	case f.fnTimeout < time.Second:
 		return usageError("--function-timeout %s: Lambda's minimum is 1s", f.fnTimeout)
 	}
+	names, err := knownFaults().Validate(f.target.faults)
+	if err != nil {
+		return usageError("--fault: %w", err)
+	}
 	var targetFaults []string
 	f.s3Faults = nil
-	for _, name := range f.target.faults {
+	for _, name := range names {
 		if s3data.IsFault(name) {
 			f.s3Faults = append(f.s3Faults, name)
 		} else {
