@@ -45,6 +45,7 @@ type Probe struct {
 	envID     string
 	pid       int
 	startedAt time.Time
+	bootID    string
 	served    atomic.Int64
 
 	// stores, in Place order. Scanning and planting walk this list; nothing else knows which
@@ -154,6 +155,7 @@ func New(opts ...Option) *Probe {
 		envID:     randomHex(),
 		pid:       os.Getpid(),
 		startedAt: time.Now().UTC(),
+		bootID:    readBootID(),
 		sleepers:  &sleeper{},
 		client:    newLoopbackClient(),
 		logs:      newInvocationLog(),
@@ -188,6 +190,15 @@ func New(opts ...Option) *Probe {
 	return p
 }
 
+// readBootID returns the kernel's boot ID, "" where it cannot be read.
+func readBootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // Close stops the sleeping child, if any. Main never calls it (the child dies with the process);
 // it exists so tests and embedders leave no process behind.
 func (p *Probe) Close() error { return p.sleepers.close() }
@@ -213,6 +224,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		EnvID:         p.envID,
 		PID:           p.pid,
 		StartedAt:     p.startedAt,
+		BootID:        p.bootID,
 		LogStream:     p.cfg.logStream,
 		Cold:          n == 1,
 		Invocations:   n,

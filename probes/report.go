@@ -197,14 +197,17 @@ type PlantResult struct {
 type Report struct {
 	Schema int `json:"schema"`
 	// Identity of the execution environment.
-	EnvID         string    `json:"envId"` // random, chosen at init
-	PID           int       `json:"pid"`
-	StartedAt     time.Time `json:"startedAt"`
-	LogStream     string    `json:"logStream"`
-	Cold          bool      `json:"cold"`
-	Invocations   int64     `json:"invocations"` // served by this environment, this one included
-	RequestID     string    `json:"requestId"`
-	ContextTenant string    `json:"contextTenant"`
+	EnvID     string    `json:"envId"` // random, chosen at init
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
+	// BootID is the kernel's boot ID (/proc/sys/kernel/random/boot_id): environments that
+	// report the same one share a kernel, which tells the report what its PASS cannot cover.
+	BootID        string `json:"bootId,omitempty"`
+	LogStream     string `json:"logStream"`
+	Cold          bool   `json:"cold"`
+	Invocations   int64  `json:"invocations"` // served by this environment, this one included
+	RequestID     string `json:"requestId"`
+	ContextTenant string `json:"contextTenant"`
 	// Echo of the event, so an async report can be matched to the invocation that caused it.
 	RunID string `json:"runId"`
 	// ReportToken echoes Event.ReportToken in a delivered (async) report; the runner checks it

@@ -82,6 +82,22 @@ type Power struct {
 	DetectP01pct  float64 `json:"detectRecycle01pct"` // P(catch a recycle fault of rate 0.1%)
 }
 
+// Coverage is the run's statement of what its checks could not reach. A PASS means every
+// channel the suite tries was tried and held; it never means the target is sealed. Where the
+// environments of different tenants share a kernel, channels through that kernel that no check
+// tries remain, and the report names them.
+type Coverage struct {
+	// SharedKernel is "yes" when environments of different tenants reported one kernel boot
+	// ID, "no" when no two tenants' environments did, "unknown" when no probe reported one.
+	SharedKernel string `json:"sharedKernel"`
+	// Kernels counts the distinct boot IDs seen; Tenants the tenants whose environments
+	// reported one.
+	Kernels int `json:"kernels"`
+	Tenants int `json:"tenants"`
+	// NotCovered names the channels no check tried, one line each.
+	NotCovered []string `json:"notCovered"`
+}
+
 // Report is a whole run's result.
 type Report struct {
 	SchemaVersion string        `json:"schemaVersion"`
@@ -95,6 +111,8 @@ type Report struct {
 	Started       time.Time     `json:"started"`
 	Elapsed       time.Duration `json:"elapsedNs"`
 	Power         Power         `json:"power"`
-	Checks        []CheckResult `json:"checks"`
-	Summary       Summary       `json:"summary"`
+	// Coverage says plainly what a PASS of this run does not cover.
+	Coverage *Coverage     `json:"coverage,omitempty"`
+	Checks   []CheckResult `json:"checks"`
+	Summary  Summary       `json:"summary"`
 }

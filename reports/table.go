@@ -55,6 +55,12 @@ func WriteTable(w io.Writer, r *Report) error {
 	ew.printf("\nverdict %s (exit %d): %d checks: %s. %s\n",
 		r.Summary.Verdict, r.Summary.ExitCode, r.Summary.Total, countsLine(r.Summary), clean(r.Summary.Reason))
 	ew.printf("power: %s\n", powerLine(r.Power))
+	if c := r.Coverage; c != nil {
+		ew.printf("coverage: environments of different tenants share a kernel: %s (%d kernels seen by %d tenants); not covered:\n", c.SharedKernel, c.Kernels, c.Tenants)
+		for _, n := range c.NotCovered {
+			ew.printf("  - %s\n", clean(n))
+		}
+	}
 	ew.printf("run %s, seed %d; replay: %s\n", clean(r.RunID), r.Seed, clean(r.Replay))
 	if ew.err != nil {
 		return fmt.Errorf("write table: %w", ew.err)

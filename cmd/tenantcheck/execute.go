@@ -194,6 +194,7 @@ func buildReport(info runner.RunInfo, obs *runner.Observations, results []report
 		Started:       info.Started,
 		Elapsed:       elapsed,
 		Power:         suites.Power(obs),
+		Coverage:      suites.Coverage(obs),
 		Checks:        results,
 		Summary:       reports.Summarize(results),
 	}

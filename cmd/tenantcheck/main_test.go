@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -241,8 +242,16 @@ var endpointLine = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
 func startEmulator(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
+	endpoint, stop, _ := startEmulatorEnv(t, nil, args...)
+	return endpoint, stop
+}
+
+// startEmulatorEnv starts `tenantcheck emulator` with extra environment variables and returns
+// its endpoint, a stop (SIGTERM) and a kill (SIGKILL, waited for).
+func startEmulatorEnv(t *testing.T, env []string, args ...string) (string, func() error, func()) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "TENANTCHECK_TEST_CLI=1")
+	cmd.Env = append(append(os.Environ(), "TENANTCHECK_TEST_CLI=1"), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +295,56 @@ func startEmulator(t *testing.T, args ...string) (string, func() error) {
 			return context.DeadlineExceeded
 		}
 	}
+	kill := func() {
+		stopped = true
+		_ = cmd.Process.Kill()
+		<-done
+	}
 	t.Cleanup(func() { _ = stop() })
-	return endpoint, stop
+	return endpoint, stop, kill
+}
+
+// TestKilledTargetLeavesNothing: a target killed with SIGKILL leaves its state directory (every
+// tenant's code and logs) behind; the next target on the host removes it, never a live one's,
+// and a target stopped cleanly removes its own.
+func TestKilledTargetLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+	stateDirs := func() []string {
+		m, err := filepath.Glob(filepath.Join(tmp, "tenantcheck-local-*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	_, _, killA := startEmulatorEnv(t, env, "emulator", "--addr", "127.0.0.1:0")
+	dirsA := stateDirs()
+	if len(dirsA) != 1 {
+		t.Fatalf("state dirs with the first target up: %v, want one", dirsA)
+	}
+	if fi, err := os.Stat(dirsA[0]); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir %s: %v, mode %v, want 0700", dirsA[0], err, fi.Mode().Perm())
+	}
+	_, stopB, _ := startEmulatorEnv(t, env, "emulator", "--addr", "127.0.0.1:0")
+	if got := stateDirs(); len(got) != 2 {
+		t.Fatalf("a second target removed the live first one's state dir: %v", got)
+	}
+	killA()
+	if got := stateDirs(); len(got) != 2 {
+		t.Fatalf("state dirs after SIGKILL: %v, want the killed one still there", got)
+	}
+	_, stopC, _ := startEmulatorEnv(t, env, "emulator", "--addr", "127.0.0.1:0")
+	got := stateDirs()
+	if slices.Contains(got, dirsA[0]) || len(got) != 2 {
+		t.Errorf("state dirs with a third target up: %v; the killed target's %s must be gone, the live ones kept", got, dirsA[0])
+	}
+	if err := stopB(); err != nil {
+		t.Fatal(err)
+	}
+	if err := stopC(); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateDirs(); len(got) != 0 {
+		t.Errorf("state dirs after clean stops: %v, want none", got)
+	}
 }

@@ -1,0 +1,49 @@
+package suites
+
+import (
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+// Coverage states what a run's checks could not reach. The probe reports its kernel's boot ID;
+// when two tenants' environments report the same one they share a kernel, and channels through
+// that kernel that no check tries remain open as far as this run can tell. The statement is
+// derived from the observations alone, so `judge` re-derives it from a record.
+func Coverage(obs *runner.Observations) *reports.Coverage {
+	if obs == nil {
+		return nil
+	}
+	tenantsOf := map[string]map[string]bool{} // boot ID -> tenants
+	tenants := map[string]bool{}
+	for _, inv := range withReports(obs) {
+		id := inv.report.BootID
+		if id == "" {
+			continue
+		}
+		if tenantsOf[id] == nil {
+			tenantsOf[id] = map[string]bool{}
+		}
+		tenantsOf[id][inv.tenant] = true
+		tenants[inv.tenant] = true
+	}
+	c := &reports.Coverage{SharedKernel: "no", Kernels: len(tenantsOf), Tenants: len(tenants)}
+	switch {
+	case len(tenantsOf) == 0:
+		c.SharedKernel = "unknown"
+	default:
+		for _, ts := range tenantsOf {
+			if len(ts) > 1 {
+				c.SharedKernel = "yes"
+			}
+		}
+	}
+	c.NotCovered = append(c.NotCovered,
+		"resource limits per environment (memory, process count, freezing while idle): not checked, so a noisy neighbour is not detected")
+	if c.SharedKernel != "no" {
+		c.NotCovered = append(c.NotCovered,
+			"byte-range (record) locks on a file every environment opens, such as the code of a function shared by all its environments: not tried",
+			"kernel-wide metadata a function may read, such as socket tables in /proc/net of a shared network namespace or load figures: not tried",
+			"timing and contention through the shared kernel and CPU caches (covert channels): not tried")
+	}
+	return c
+}
