@@ -71,6 +71,10 @@ const (
 // record takes in one delivery for k carrying token. A token that does not match the expected
 // one drops the delivery.
 func (a *arrivals) record(k sinkKey, token string, rep *probes.Report, logErr *probes.ReportLogError) delivery {
+	if _, known := a.m[k]; !known && token != "" {
+		a.dropped++ // a token for an invocation never handed one: no entry is made for it
+		return deliveredForged
+	}
 	e := a.entry(k)
 	if !sameToken(e.token, token) {
 		a.dropped++

@@ -16,7 +16,7 @@ import (
 // Forwarder makes a loopback address of this machine reachable from inside the target's
 // execution environments. A target that gives each environment a network namespace of its own
 // (the built-in one) reaches nothing on the host unless told to: the runner forwards its async
-// report sink, and the s3 area its S3 and STS endpoints, for as long as they are needed.
+// report sink, and the s3 area its S3 endpoint, for as long as they are needed.
 type Forwarder interface {
 	// Forward makes addr (127.0.0.1:PORT) reachable; undo withdraws it.
 	Forward(ctx context.Context, addr string) (undo func(), err error)
@@ -68,7 +68,9 @@ func (f EndpointForwarder) call(ctx context.Context, method, addr string) (known
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed ||
+		resp.StatusCode == http.StatusNotImplemented || bytes.Contains(msg, []byte("UnknownOperation")):
+		// Another emulator that does not know the route, in whatever shape it refuses it.
 		return false, nil
 	case resp.StatusCode/100 != 2:
 		return false, fmt.Errorf("%s %s: %s", method, resp.Status, bytes.TrimSpace(msg))

@@ -254,7 +254,11 @@ func forwardS3(ctx context.Context, fwd Forwarder, inv Invoker, ph S3Phase) (und
 				continue
 			}
 			seen[u.Host] = true
-			w, err := fwd.Forward(ctx, u.Host)
+			host := u.Host
+			if u.Hostname() == "localhost" { // forwards name an address, not a name
+				host = "127.0.0.1:" + u.Port()
+			}
+			w, err := fwd.Forward(ctx, host)
 			if err != nil {
 				undo()
 				return nil, err

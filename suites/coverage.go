@@ -28,8 +28,8 @@ func Coverage(obs *runner.Observations) *reports.Coverage {
 	}
 	c := &reports.Coverage{SharedKernel: "no", Kernels: len(tenantsOf), Tenants: len(tenants)}
 	switch {
-	case len(tenantsOf) == 0:
-		c.SharedKernel = "unknown"
+	case len(tenants) < 2:
+		c.SharedKernel = "unknown" // one tenant's environments cannot show a kernel shared across tenants
 	default:
 		for _, ts := range tenantsOf {
 			if len(ts) > 1 {

@@ -21,7 +21,7 @@ func TestCoverage(t *testing.T) {
 		{"no probe reported a kernel", []seen{{"blue", ""}}, "unknown", 0, 0, true},
 		{"two tenants on one kernel", []seen{{"blue", "k1"}, {"green", "k1"}, {"blue", "k1"}}, "yes", 1, 2, true},
 		{"a kernel per environment", []seen{{"blue", "k1"}, {"green", "k2"}, {"blue", "k3"}}, "no", 3, 2, false},
-		{"one tenant, one kernel", []seen{{"blue", "k1"}, {"blue", "k1"}}, "no", 1, 1, false},
+		{"one tenant, one kernel", []seen{{"blue", "k1"}, {"blue", "k1"}}, "unknown", 1, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
