@@ -45,6 +45,9 @@ type keyRing struct {
 type keyStore struct {
 	user, session keyRing
 	procKeys      string // "" skips /proc/keys (a private keyring in tests)
+	// private skips the key readable by others: a probe run on the host (tests, as root)
+	// must not show every environment of every target on the host a key.
+	private bool
 }
 
 func (s *keyStore) place() Place { return PlaceKeys }
@@ -69,8 +72,12 @@ func privateKeyStore() *keyStore {
 	if err != nil {
 		return &keyStore{user: keyRing{0, "private"}, session: keyRing{0, "private"}}
 	}
+	// A process keyring is possessed only by the threads that saw it made, and Go moves
+	// goroutines between threads: give the owner every right, so any thread of this process
+	// may use the ring without possessing it. Nobody else may even see it.
+	_ = unix.KeyctlSetperm(id, 0x3f3f0000)
 	r := keyRing{id, "private"}
-	return &keyStore{user: r, session: r}
+	return &keyStore{user: r, session: r, private: true}
 }
 
 func (s *keyStore) plant(c Canary, _ *Event) PlantResult {
@@ -91,11 +98,17 @@ func (s *keyStore) plant(c Canary, _ *Event) PlantResult {
 		{"s", s.session, 0},
 		{"o", s.user, keyOtherRead},
 	} {
+		if k.perm != 0 && s.private {
+			continue
+		}
 		desc := keyPrefix + c.EnvID + ":" + k.role
 		id, err := unix.AddKey("user", desc, payload, k.ring.id)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("add %s to %s: %v", desc, k.ring.name, err))
 			continue
+		}
+		if s.private {
+			k.perm = 0x3f3f0000 // the owner's, from any thread (see privateKeyStore)
 		}
 		if k.perm != 0 {
 			if err := unix.KeyctlSetperm(id, uint32(k.perm)); err != nil {

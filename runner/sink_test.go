@@ -25,11 +25,7 @@ func postReport(t *testing.T, url string, body []byte) int {
 
 func reportJSON(t *testing.T, runID string, seq int64, env string) []byte {
 	t.Helper()
-	b, err := json.Marshal(probes.Report{Schema: probes.SchemaVersion, RunID: runID, Seq: seq, EnvID: env})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return tokenReport(t, runID, seq, env, "")
 }
 
 func TestReportSink(t *testing.T) {

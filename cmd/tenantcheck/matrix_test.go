@@ -135,6 +135,13 @@ func TestFaultMatrix(t *testing.T) {
 			sort.Strings(notPass)
 			if !slices.Equal(notPass, row.checks) {
 				t.Errorf("checks not passing = %v\ndocs/FAULTS.md says      %v", notPass, row.checks)
+				for _, c := range rep.Checks {
+					if c.Status != reports.Pass && !slices.Contains(row.checks, c.ID) {
+						for _, e := range c.Evidence[:min(3, len(c.Evidence))] {
+							t.Logf("unexpected %s %s: %s %v", c.ID, c.Status, e.Message, e.Fields)
+						}
+					}
+				}
 			}
 			if row.fault == "shared-pool" {
 				requireLeakEvidence(t, statuses(rep))
