@@ -46,6 +46,7 @@ type Probe struct {
 	pid       int
 	startedAt time.Time
 	bootID    string
+	pidsMax   string
 	served    atomic.Int64
 
 	// stores, in Place order. Scanning and planting walk this list; nothing else knows which
@@ -156,6 +157,7 @@ func New(opts ...Option) *Probe {
 		pid:       os.Getpid(),
 		startedAt: time.Now().UTC(),
 		bootID:    readBootID(),
+		pidsMax:   readPidsMax("/proc/self/cgroup", "/sys/fs/cgroup"),
 		sleepers:  &sleeper{},
 		client:    newLoopbackClient(),
 		logs:      newInvocationLog(),
@@ -225,6 +227,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		PID:           p.pid,
 		StartedAt:     p.startedAt,
 		BootID:        p.bootID,
+		PidsMax:       p.pidsMax,
 		LogStream:     p.cfg.logStream,
 		Cold:          n == 1,
 		Invocations:   n,

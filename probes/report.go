@@ -150,6 +150,9 @@ const (
 	// probe plants nothing there; TI-RAPI-001 knocks on its peers' Runtime APIs instead, and a
 	// target that cannot guard them declares this place missing.
 	PlaceRuntimeAPI Place = "runtime-api"
+	// PlacePids is an environment's process limit: nothing is planted; TI-RES-003 reads the
+	// limit each environment reports, and a target that cannot set one declares this place.
+	PlacePids Place = "pids"
 )
 
 // placeOrder is the order places appear in a report: the order of the constants. Places the
@@ -202,7 +205,10 @@ type Report struct {
 	StartedAt time.Time `json:"startedAt"`
 	// BootID is the kernel's boot ID (/proc/sys/kernel/random/boot_id): environments that
 	// report the same one share a kernel, which tells the report what its PASS cannot cover.
-	BootID        string `json:"bootId,omitempty"`
+	BootID string `json:"bootId,omitempty"`
+	// PidsMax is the process limit of the environment's pids cgroup ("max": none; empty: it
+	// could not be read), for TI-RES-003.
+	PidsMax       string `json:"pidsMax,omitempty"`
 	LogStream     string `json:"logStream"`
 	Cold          bool   `json:"cold"`
 	Invocations   int64  `json:"invocations"` // served by this environment, this one included

@@ -38,7 +38,7 @@ func Coverage(obs *runner.Observations) *reports.Coverage {
 		}
 	}
 	c.NotCovered = append(c.NotCovered,
-		"resource limits per environment (memory, process count, freezing while idle): not checked, so a noisy neighbour is not detected")
+		"memory limits per environment and freezing idle environments: not checked, so a noisy neighbour's memory use is not detected")
 	if c.SharedKernel != "no" {
 		c.NotCovered = append(c.NotCovered,
 			"byte-range (record) locks on a file every environment opens, such as the code of a function shared by all its environments: not tried",
