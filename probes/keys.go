@@ -26,6 +26,8 @@ const (
 	keyOtherRead = 0x3f3f0000 | 0x0b
 	// maxKeyScan bounds the keys one scan reads.
 	maxKeyScan = 64
+	// maxKeyPayload bounds a canary read back from a key (a canary is a few hundred bytes).
+	maxKeyPayload = 4096
 )
 
 // keyRing is one keyring the probe plants in and scans: its special ID and its name in reports.
@@ -160,7 +162,10 @@ func (s *keyStore) take(sc *scanState, seen map[int]bool, id int, where string) 
 	if len(parts) != 5 || parts[0] != "user" || !strings.HasPrefix(parts[4], keyPrefix) {
 		return
 	}
-	buf := make([]byte, 4096)
+	if cap(sc.buf) < maxKeyPayload {
+		sc.buf = make([]byte, maxKeyPayload)
+	}
+	buf := sc.buf[:maxKeyPayload] // the scan's buffer, reused: this runs at every invocation
 	n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, id, buf, 0)
 	if err != nil || n > len(buf) {
 		return
