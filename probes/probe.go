@@ -55,6 +55,7 @@ type Probe struct {
 	codeDir  *fileStore
 	inbox    *inboxStore
 	sleepers *sleeper
+	idle     idleWatch
 	client   *http.Client
 	// logs writes the per-invocation JSON log line and EMF metric (see logging.go).
 	logs *invocationLog
@@ -188,6 +189,7 @@ func New(opts ...Option) *Probe {
 			sleeper: p.sleepers},
 		p.inbox,
 		keys,
+		&lockStore{dir: cfg.taskRoot, unset: "LAMBDA_TASK_ROOT is not set"},
 	}
 	return p
 }
@@ -203,7 +205,10 @@ func readBootID() string {
 
 // Close stops the sleeping child, if any. Main never calls it (the child dies with the process);
 // it exists so tests and embedders leave no process behind.
-func (p *Probe) Close() error { return p.sleepers.close() }
+func (p *Probe) Close() error {
+	p.idle.close()
+	return p.sleepers.close()
+}
 
 // EnvID is the random identity chosen when the Probe was made.
 func (p *Probe) EnvID() string { return p.envID }
@@ -221,6 +226,8 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		requestID, ctxTenant = lc.AwsRequestID, lc.TenantID
 	}
 	p.logs.record(ctx, ev, p.envID, n == 1)
+	idle := p.idle.begin()
+	defer p.idle.end()
 	rep := &Report{
 		Schema:        SchemaVersion,
 		EnvID:         p.envID,
@@ -228,6 +235,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		StartedAt:     p.startedAt,
 		BootID:        p.bootID,
 		PidsMax:       p.pidsMax,
+		Idle:          idle,
 		LogStream:     p.cfg.logStream,
 		Cold:          n == 1,
 		Invocations:   n,
@@ -268,6 +276,7 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		}
 	}
 	rep.FrontDoor = tryFrontDoor(ctx, ev.FrontDoor)
+	rep.Memory = tryMemory(ctx, p.cfg.childExe, ev.Memory)
 
 	// Both deliveries send the report as it stands now; a failure of either is recorded only
 	// on the returned copy.

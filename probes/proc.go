@@ -257,6 +257,9 @@ func stopChild(proc *os.Process, pipe *os.File, reaped func()) error {
 
 // runChild is the sleeper's whole life: block until the probe closes the pipe or dies.
 func runChild() {
+	if mb := os.Getenv(hogEnv); mb != "" {
+		runHog(mb)
+	}
 	var b [1]byte
 	for {
 		if _, err := os.Stdin.Read(b[:]); err != nil {

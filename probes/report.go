@@ -76,6 +76,10 @@ type Event struct {
 	// FrontDoorAttempt). A probe too old to know the field ignores it and TI-NET-002 finds no
 	// attempts to judge.
 	FrontDoor *FrontDoorRequest `json:"frontDoor,omitempty"`
+	// Memory, when set, asks the probe to allocate past its memory limit in a child process
+	// (TI-RES-001). A probe too old to know the field ignores it and the check finds no
+	// attempt to judge.
+	Memory *MemoryRequest `json:"memory,omitempty"`
 }
 
 // Inbox is an environment's network inbox: a TCP listener, a UDP socket and an abstract unix
@@ -145,6 +149,7 @@ const (
 	PlaceProcess    Place = "process"    // another process's /proc/<pid>/environ or cmdline
 	PlaceNetwork    Place = "network"    // an environment's inbox sockets (TCP, UDP, abstract unix)
 	PlaceKeys       Place = "keys"       // kernel keys: user and session keyrings, keys readable by others
+	PlaceLocks      Place = "locks"      // byte-range locks on the function's code file
 
 	// PlaceRuntimeAPI is an environment's Runtime API, reached from another environment. The
 	// probe plants nothing there; TI-RAPI-001 knocks on its peers' Runtime APIs instead, and a
@@ -153,13 +158,20 @@ const (
 	// PlacePids is an environment's process limit: nothing is planted; TI-RES-003 reads the
 	// limit each environment reports, and a target that cannot set one declares this place.
 	PlacePids Place = "pids"
+	// PlaceMemoryLimit is an environment's memory limit: TI-RES-001 asks one probe to allocate
+	// past it (in a child process) and a target that cannot set one declares this place.
+	PlaceMemoryLimit Place = "memory-limit"
+	// PlaceFreezer is an idle environment being frozen: TI-RES-002 reads how long each
+	// environment's background goroutine stood still while it was idle, and a target that
+	// cannot freeze declares this place.
+	PlaceFreezer Place = "freezer"
 )
 
 // placeOrder is the order places appear in a report: the order of the constants. Places the
 // probe does not plant in (PlaceRuntimeAPI) never appear among findings and are left out.
 var placeOrder = [...]Place{
 	PlaceMemory, PlaceTmp, PlaceDevShm, PlaceVarTmp, PlaceHome, PlaceCodeDir,
-	PlaceEnvVar, PlaceBackground, PlaceCredCache, PlaceProcess, PlaceNetwork, PlaceKeys,
+	PlaceEnvVar, PlaceBackground, PlaceCredCache, PlaceProcess, PlaceNetwork, PlaceKeys, PlaceLocks,
 }
 
 // Canary is one planted marker. Every field needed to trace a finding back to the exact
@@ -208,12 +220,15 @@ type Report struct {
 	BootID string `json:"bootId,omitempty"`
 	// PidsMax is the process limit of the environment's pids cgroup ("max": none; empty: it
 	// could not be read), for TI-RES-003.
-	PidsMax       string `json:"pidsMax,omitempty"`
-	LogStream     string `json:"logStream"`
-	Cold          bool   `json:"cold"`
-	Invocations   int64  `json:"invocations"` // served by this environment, this one included
-	RequestID     string `json:"requestId"`
-	ContextTenant string `json:"contextTenant"`
+	PidsMax string `json:"pidsMax,omitempty"`
+	// Idle is how the environment spent the time since its previous invocation (TI-RES-002);
+	// nil on its first invocation.
+	Idle          *IdleWindow `json:"idle,omitempty"`
+	LogStream     string      `json:"logStream"`
+	Cold          bool        `json:"cold"`
+	Invocations   int64       `json:"invocations"` // served by this environment, this one included
+	RequestID     string      `json:"requestId"`
+	ContextTenant string      `json:"contextTenant"`
 	// Echo of the event, so an async report can be matched to the invocation that caused it.
 	RunID string `json:"runId"`
 	// ReportToken echoes Event.ReportToken in a delivered (async) report; the runner checks it
@@ -261,6 +276,8 @@ type Report struct {
 	Deposits []Deposit `json:"deposits,omitempty"`
 	// FrontDoor holds the calls made for Event.FrontDoor.
 	FrontDoor []FrontDoorAttempt `json:"frontDoor,omitempty"`
+	// Memory is what came of Event.Memory; nil when none was asked.
+	Memory *MemoryAttempt `json:"memory,omitempty"`
 }
 
 // Outcomes of a PeerAttempt. Refused, reset and closed mean the peer's Runtime API would not

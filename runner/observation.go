@@ -52,9 +52,11 @@ type Observation struct {
 	Tenant   string `json:"tenant"` // ground truth: the tenant the runner asked for
 	// Pair names the adversarial pair the tenant belongs to ("case", "plus-space", ...), empty
 	// for a fresh random tenant, so evidence can say which confusion a leak points at.
-	Pair     string        `json:"pair,omitempty"`
-	Action   probes.Action `json:"action,omitempty"`
-	Async    bool          `json:"async,omitempty"`
+	Pair   string        `json:"pair,omitempty"`
+	Action probes.Action `json:"action,omitempty"`
+	Async  bool          `json:"async,omitempty"`
+	// Memory marks the invocation that asked its probe to allocate past the memory limit.
+	Memory   bool          `json:"memory,omitempty"`
 	Stream   bool          `json:"stream,omitempty"`
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"durationNs"`
@@ -101,6 +103,18 @@ type Isolation struct {
 	// Missing lists the places the target cannot isolate here, with the reason; checks on
 	// those places SKIP rather than PASS or FAIL.
 	Missing map[probes.Place]string `json:"missing,omitempty"`
+	// Limits are the per-environment limits the target says are in force; nil when it says
+	// nothing about them.
+	Limits *Limits `json:"limits,omitempty"`
+}
+
+// Limits are a target's declared per-environment limits.
+type Limits struct {
+	// MemoryAllowanceMB is how far past MemorySize the memory limit lies (0: at MemorySize).
+	MemoryAllowanceMB int `json:"memoryAllowanceMb"`
+	PidsMax           int `json:"pidsMax,omitempty"`
+	// FreezeAfterMs is how long an idle environment runs before it is frozen (-1: never).
+	FreezeAfterMs int `json:"freezeAfterMs,omitempty"`
 }
 
 // Observations is the whole record of one run: the input to every check.

@@ -76,6 +76,10 @@ type Options struct {
 	// Nil means the target's own endpoint when the invoker is a LambdaInvoker pointed at
 	// loopback (see EndpointForwarder), nothing otherwise.
 	Forwarder Forwarder
+	// MemoryAllowanceMB is how far past MemorySize the target declares an environment's memory
+	// limit to be (the built-in target: EphemeralStorage, its /tmp being in memory); the
+	// resources schedule's probe allocates past the sum (TI-RES-001).
+	MemoryAllowanceMB int
 	// Record, when set, receives the run's identity and every invocation as it finishes
 	// (run --observations), so a run that breaks half-way leaves what it saw.
 	Record *Record
@@ -274,6 +278,16 @@ func (e *executor) runPhase(ctx context.Context, ph Phase) error {
 			inflight.Wait()
 			batch = st.Batch
 		}
+		if st.Pause > 0 {
+			inflight.Wait()
+			reports.Wait()
+			t := time.NewTimer(st.Pause)
+			select {
+			case <-t.C:
+			case <-pctx.Done():
+				t.Stop()
+			}
+		}
 		if pctx.Err() != nil {
 			break
 		}
@@ -319,6 +333,7 @@ func (e *executor) issue(st Step) int {
 		Pair:        t.Pair,
 		Action:      st.Action,
 		Async:       st.Async,
+		Memory:      st.Memory,
 		Stream:      e.opts.Stream && !st.Async,
 		Opportunity: e.track.begin(st.Tenant),
 	}
@@ -347,6 +362,9 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 		InboxPeers:      e.inboxes.pickInboxes(ob.Seq, ob.Tenant, st.Async),
 		FrontDoor:       e.frontDoor(ob.Seq, ob.Tenant, st.Async),
 	}
+	if st.Memory {
+		ev.Memory = &probes.MemoryRequest{AllowanceMB: e.opts.MemoryAllowanceMB}
+	}
 	if st.Async && e.async != nil {
 		e.async.prepare(&ev)
 	}
@@ -372,8 +390,9 @@ func (e *executor) invoke(ctx context.Context, idx int, st Step, reports *sync.W
 	e.peers.learn(ob.Tenant, ob.Report)
 	e.inboxes.learn(ob.Tenant, ob.Report)
 
-	// An environment that crashed or timed out is gone: it makes no idle environment.
-	survives := st.Action != probes.ActionCrash && st.Action != probes.ActionTimeout
+	// An environment that crashed, timed out or ran out of memory is gone: it makes no idle
+	// environment.
+	survives := st.Action != probes.ActionCrash && st.Action != probes.ActionTimeout && !st.Memory
 	if !st.Async || err != nil || ob.FunctionError != "" {
 		e.finish(idx, st.Tenant, err == nil && survives)
 		return

@@ -22,8 +22,9 @@ func TestRunAllSchedules(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.async.Wait()
-	if len(obs.Items) != 120 {
-		t.Fatalf("%d observations, want 120", len(obs.Items))
+	const planned = 120 + resourcesSteps // the resources schedule's steps come on top
+	if len(obs.Items) != planned {
+		t.Fatalf("%d observations, want %d", len(obs.Items), planned)
 	}
 	fresh := DefaultSettings().Tenants
 	if obs.RunID == "" || obs.Seed != 11 || !obs.Target.AsyncReports || len(obs.Tenants) != fresh+16 {
@@ -32,7 +33,7 @@ func TestRunAllSchedules(t *testing.T) {
 	if obs.Pairs[obs.Tenants[fresh]] == "" || obs.Pairs[obs.Tenants[0]] != "" {
 		t.Errorf("pairs map wrong: %v", obs.Pairs)
 	}
-	if prog.total.Load() != 120 || prog.ticks.Load() != 120 || prog.done.Load() != 1 {
+	if prog.total.Load() != planned || prog.ticks.Load() != planned || prog.done.Load() != 1 {
 		t.Errorf("progress: total %d ticks %d done %d", prog.total.Load(), prog.ticks.Load(), prog.done.Load())
 	}
 	perSchedule := map[string]int{}
@@ -65,7 +66,7 @@ func TestRunAllSchedules(t *testing.T) {
 			t.Errorf("seq %d async %v: status %d", ob.Seq, ob.Async, ob.StatusCode)
 		}
 	}
-	want := map[string]int{SchedulePingPong: 36, ScheduleBurst: 36, ScheduleRandom: 24, ScheduleAsync: 12, ScheduleErrors: 12}
+	want := map[string]int{SchedulePingPong: 36, ScheduleBurst: 36, ScheduleRandom: 24, ScheduleAsync: 12, ScheduleErrors: 12, ScheduleResources: resourcesSteps}
 	for s, n := range want {
 		if perSchedule[s] != n {
 			t.Errorf("%s: %d observations, want %d", s, perSchedule[s], n)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tenantcheck/tenantcheck/probes"
 )
@@ -17,6 +18,18 @@ const (
 	ScheduleRandom   = "random"
 	ScheduleAsync    = "async"
 	ScheduleErrors   = "errors"
+	// ScheduleResources pauses to let two tenants' environments go idle, then asks one probe
+	// to allocate past its memory limit (TI-RES-001, TI-RES-002). Its resourcesSteps steps come
+	// on top of Options.Invocations, which the other schedules share.
+	ScheduleResources = "resources"
+)
+
+// resourcesSteps is how many invocations the resources schedule makes; resourcesPause is how
+// long it lets environments stand idle, long enough that a frozen environment's stillness is
+// far beyond any scheduling delay (see suites' minIdleWindow).
+const (
+	resourcesSteps = 5
+	resourcesPause = 250 * time.Millisecond
 )
 
 // scheduleWeight splits Options.Invocations between schedules. Ping-pong and burst carry the
@@ -30,13 +43,15 @@ func scheduleWeight(name string) (int, bool) {
 		return 2, true
 	case ScheduleAsync, ScheduleErrors:
 		return 1, true
+	case ScheduleResources:
+		return 0, true // fixed steps, see resourcesSteps
 	}
 	return 0, false
 }
 
 // AllSchedules lists every schedule in the order Run executes them by default.
 func AllSchedules() []string {
-	return []string{SchedulePingPong, ScheduleBurst, ScheduleRandom, ScheduleAsync, ScheduleErrors}
+	return []string{SchedulePingPong, ScheduleBurst, ScheduleRandom, ScheduleAsync, ScheduleErrors, ScheduleResources}
 }
 
 // Step is one planned invocation. It refers to a tenant by index, not ID, so a seed fixes the
@@ -48,6 +63,10 @@ type Step struct {
 	Tenant int           `json:"tenant"`
 	Action probes.Action `json:"action,omitempty"`
 	Async  bool          `json:"async,omitempty"`
+	// Pause is how long the runner waits, with nothing in flight, before this step.
+	Pause time.Duration `json:"pauseNs,omitempty"`
+	// Memory asks the probe to allocate past its memory limit (probes.MemoryRequest).
+	Memory bool `json:"memory,omitempty"`
 }
 
 // Phase is one schedule's steps and the most of them that may be in flight at once.
@@ -116,6 +135,9 @@ func splitInvocations(total int, schedules []string) ([]int, error) {
 	counts := make([]int, len(schedules))
 	rems := make([]int, len(schedules))
 	given := 0
+	if sum == 0 {
+		return counts, nil // only fixed schedules: they plan their own steps
+	}
 	for i, w := range weights {
 		counts[i] = total * w / sum
 		rems[i] = total * w % sum
@@ -127,8 +149,10 @@ func splitInvocations(total int, schedules []string) ([]int, error) {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return rems[b] - rems[a] })
 	for k := 0; given < total; k++ {
-		counts[order[k%len(order)]]++
-		given++
+		if i := order[k%len(order)]; weights[i] > 0 {
+			counts[i]++
+			given++
+		}
 	}
 	return counts, nil
 }
@@ -156,6 +180,8 @@ func (p *planner) plan(name string) Phase {
 		p.async()
 	case ScheduleErrors:
 		p.errors()
+	case ScheduleResources:
+		p.resources()
 	}
 	for i := range p.steps {
 		p.steps[i].Schedule = name
@@ -276,5 +302,22 @@ func (p *planner) errors() {
 			s.Batch = len(p.steps)
 			p.steps = append(p.steps, s)
 		}
+	}
+}
+
+// resources lets two tenants' environments (twins where there are) go idle for resourcesPause
+// and invokes them again, so each reports how it spent that idle time (frozen or running), then
+// asks one of them to allocate past its memory limit. A target that enforces the limit ends that
+// invocation (Runtime.OutOfMemory) or kills the allocating child.
+func (p *planner) resources() {
+	g := p.groups[p.rng.IntN(len(p.groups))]
+	a, b := g[0], (g[0]+1)%p.tenants
+	if len(g) > 1 {
+		b = g[1]
+	}
+	plan := []Step{{Tenant: a}, {Tenant: b}, {Tenant: a, Pause: resourcesPause}, {Tenant: b}, {Tenant: a, Memory: true}}
+	for i, s := range plan {
+		s.Batch = i
+		p.steps = append(p.steps, s)
 	}
 }

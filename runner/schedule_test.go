@@ -19,10 +19,11 @@ func TestPlanCounts(t *testing.T) {
 		concurrency int
 		want        map[string]int
 	}{
-		{"all", nil, 200, 4, map[string]int{SchedulePingPong: 60, ScheduleBurst: 60, ScheduleRandom: 40, ScheduleAsync: 20, ScheduleErrors: 20}},
-		{"remainders", nil, 11, 3, map[string]int{SchedulePingPong: 4, ScheduleBurst: 3, ScheduleRandom: 2, ScheduleAsync: 1, ScheduleErrors: 1}},
+		{"all", nil, 200, 4, map[string]int{SchedulePingPong: 60, ScheduleBurst: 60, ScheduleRandom: 40, ScheduleAsync: 20, ScheduleErrors: 20, ScheduleResources: resourcesSteps}},
+		{"remainders", nil, 11, 3, map[string]int{SchedulePingPong: 4, ScheduleBurst: 3, ScheduleRandom: 2, ScheduleAsync: 1, ScheduleErrors: 1, ScheduleResources: resourcesSteps}},
 		{"one", []string{ScheduleBurst}, 13, 5, map[string]int{ScheduleBurst: 13}},
 		{"two", []string{ScheduleAsync, ScheduleErrors}, 10, 1, map[string]int{ScheduleAsync: 5, ScheduleErrors: 5}},
+		{"fixed only", []string{ScheduleResources}, 10, 1, map[string]int{ScheduleResources: resourcesSteps}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,7 +37,9 @@ func TestPlanCounts(t *testing.T) {
 				if got := len(ph.Steps); got != tt.want[ph.Schedule] {
 					t.Errorf("%s: %d steps, want %d", ph.Schedule, got, tt.want[ph.Schedule])
 				}
-				total += len(ph.Steps)
+				if ph.Schedule != ScheduleResources { // fixed steps, on top of the total
+					total += len(ph.Steps)
+				}
 				if ph.Concurrency < 1 || ph.Concurrency > tt.concurrency {
 					t.Errorf("%s: concurrency %d outside 1..%d", ph.Schedule, ph.Concurrency, tt.concurrency)
 				}
@@ -71,7 +74,7 @@ func TestPlanCounts(t *testing.T) {
 					}
 				}
 			}
-			if total != tt.invocations {
+			if want := tt.invocations; total != want && !(len(tt.schedules) == 1 && tt.schedules[0] == ScheduleResources) {
 				t.Errorf("total %d, want %d", total, tt.invocations)
 			}
 			if timeouts > 2 {
@@ -181,7 +184,7 @@ func TestSprinkledErrors(t *testing.T) {
 				n++
 			}
 		}
-		if ph.Schedule != ScheduleErrors && (n == 0 || n > len(ph.Steps)/5) {
+		if ph.Schedule != ScheduleErrors && ph.Schedule != ScheduleResources && (n == 0 || n > len(ph.Steps)/5) {
 			t.Errorf("%s: %d of %d steps sprinkled with errors", ph.Schedule, n, len(ph.Steps))
 		}
 	}

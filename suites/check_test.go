@@ -55,13 +55,13 @@ func TestSelect(t *testing.T) {
 		wantErr       string
 	}{
 		{name: "default is everything"},
-		{name: "by area", include: []string{"isolation"}, want: []string{"TI-ENV-001", "TI-MEM-001", "TI-TMP-001", "TI-FS-001", "TI-FS-002", "TI-VAR-001", "TI-BG-001", "TI-CRED-001", "TI-PROC-001", "TI-CTX-001", "TI-REUSE-001", "TI-RAPI-001", "TI-NET-001", "TI-NET-002", "TI-KEY-001", "TI-RES-003"}},
+		{name: "by area", include: []string{"isolation"}, want: []string{"TI-ENV-001", "TI-MEM-001", "TI-TMP-001", "TI-FS-001", "TI-FS-002", "TI-VAR-001", "TI-BG-001", "TI-CRED-001", "TI-PROC-001", "TI-CTX-001", "TI-REUSE-001", "TI-RAPI-001", "TI-NET-001", "TI-NET-002", "TI-KEY-001", "TI-LOCK-001", "TI-RES-001", "TI-RES-002", "TI-RES-003"}},
 		{name: "by id, registry order kept", include: []string{"TI-TMP-001", "TI-ENV-001"}, want: []string{"TI-ENV-001", "TI-TMP-001"}},
 		{name: "case-insensitive", include: []string{"ti-mem-001"}, want: []string{"TI-MEM-001"}},
 		{name: "duplicates collapse", include: []string{"TI-MEM-001", "TI-MEM-001", "isolation"}, skip: []string{"isolation"},
 			wantErr: "leave no check to run"},
 		{name: "skip from an area", include: []string{"isolation"}, skip: []string{"TI-REUSE-001", "TI-FS-002"},
-			want: []string{"TI-ENV-001", "TI-MEM-001", "TI-TMP-001", "TI-FS-001", "TI-VAR-001", "TI-BG-001", "TI-CRED-001", "TI-PROC-001", "TI-CTX-001", "TI-RAPI-001", "TI-NET-001", "TI-NET-002", "TI-KEY-001", "TI-RES-003"}},
+			want: []string{"TI-ENV-001", "TI-MEM-001", "TI-TMP-001", "TI-FS-001", "TI-VAR-001", "TI-BG-001", "TI-CRED-001", "TI-PROC-001", "TI-CTX-001", "TI-RAPI-001", "TI-NET-001", "TI-NET-002", "TI-KEY-001", "TI-LOCK-001", "TI-RES-001", "TI-RES-002", "TI-RES-003"}},
 		{name: "include and skip", include: []string{"TI-MEM-001", "TI-TMP-001"}, skip: []string{"TI-TMP-001"}, want: []string{"TI-MEM-001"}},
 		{name: "blank names ignored", include: []string{" ", ""}},
 		{name: "unknown include", include: []string{"TI-NOPE-001"}, wantErr: `include: unknown check or area "TI-NOPE-001" (known areas: `},

@@ -38,10 +38,10 @@ func Coverage(obs *runner.Observations) *reports.Coverage {
 		}
 	}
 	c.NotCovered = append(c.NotCovered,
-		"memory limits per environment and freezing idle environments: not checked, so a noisy neighbour's memory use is not detected")
+		"CPU time and disk or network bandwidth per environment: not checked, so a noisy neighbour that slows the others is not detected")
 	if c.SharedKernel != "no" {
 		c.NotCovered = append(c.NotCovered,
-			"byte-range (record) locks on a file every environment opens, such as the code of a function shared by all its environments: not tried",
+			"byte-range (record) locks on files other than the function's own code (TI-LOCK-001 tries the code only): not tried",
 			"kernel-wide metadata a function may read, such as socket tables in /proc/net of a shared network namespace or load figures: not tried",
 			"timing and contention through the shared kernel and CPU caches (covert channels): not tried")
 	}

@@ -35,7 +35,7 @@ func TestCoverage(t *testing.T) {
 				t.Errorf("coverage %+v, want shared %s, %d kernels, %d tenants", c, tt.wantShared, tt.kernels, tt.tenants)
 			}
 			all := strings.Join(c.NotCovered, "\n")
-			if !strings.Contains(all, "memory limits") {
+			if !strings.Contains(all, "CPU time") {
 				t.Errorf("resource limits not declared uncovered: %q", all)
 			}
 			if got := strings.Contains(all, "record) locks"); got != tt.wantKernel {

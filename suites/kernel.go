@@ -1,8 +1,11 @@
 package suites
 
 import (
+	"strings"
+
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
 )
 
 // kernelChecks judge the kernel objects a function can create beside files and memory: they
@@ -19,5 +22,71 @@ func kernelChecks() []Check {
 			Places:   []probes.Place{probes.PlaceKeys},
 			Evaluate: leakEvaluator([]probes.Place{probes.PlaceKeys}),
 		},
+		{
+			ID: "TI-LOCK-001", Area: AreaIsolation, Level: reports.Must, Clauses: []string{"ENV-17"}, Severity: "high",
+			Title: "No byte-range lock crosses a tenant line",
+			Remediation: "Give every execution environment its own copy or its own mount (an overlay) of the " +
+				"function's code: the kernel keeps byte-range locks per inode, so environments that open " +
+				"one shared copy can signal to each other through the locks they take on it.",
+			Places: []probes.Place{probes.PlaceLocks},
+			Evaluate: func(obs *runner.Observations) reports.CheckResult {
+				return leakEvaluator([]probes.Place{probes.PlaceLocks})(resolveLockTokens(obs))
+			},
+		},
 	}
+}
+
+// unknownPlanter is the tenant of a lock no invocation of this run planted: another run's, or
+// someone else's in the probes' range. It never equals a tenant of the run, so it counts as a
+// leak, as canaries of other runs do.
+const unknownPlanter = "(a lock not planted by this run)"
+
+// resolveLockTokens returns obs with every lock a probe found filled in from the plant that made
+// it. A lock carries only a token (the first probes.LockTokenLen hex digits of its canary's
+// nonce); the plant records of the run say which invocation took it. obs is not modified.
+func resolveLockTokens(obs *runner.Observations) *runner.Observations {
+	planted := map[string]probes.Canary{}
+	for _, inv := range withReports(obs) {
+		r := inv.report
+		for _, p := range r.Planted {
+			if p.Place != probes.PlaceLocks || !p.Planted || len(p.Nonce) < probes.LockTokenLen {
+				continue
+			}
+			planted[strings.ToLower(p.Nonce[:probes.LockTokenLen])] = probes.Canary{
+				Nonce: p.Nonce, RunID: r.RunID, Tenant: inv.tenant, ContextTenant: r.ContextTenant,
+				EnvID: r.EnvID, RequestID: r.RequestID, Seq: inv.seq, Place: probes.PlaceLocks,
+			}
+		}
+	}
+	out := *obs
+	out.Items = make([]runner.Observation, len(obs.Items))
+	for i, o := range obs.Items {
+		out.Items[i] = o
+		if o.Report == nil || !hasLockFinding(o.Report) {
+			continue
+		}
+		rep := *o.Report
+		rep.Found = make([]probes.Found, len(o.Report.Found))
+		for j, f := range o.Report.Found {
+			if foundPlace(f) == probes.PlaceLocks && f.Canary.Tenant == "" {
+				if c, ok := planted[strings.ToLower(f.Canary.Nonce)]; ok {
+					f.Canary = c
+				} else {
+					f.Canary.Tenant = unknownPlanter
+				}
+			}
+			rep.Found[j] = f
+		}
+		out.Items[i].Report = &rep
+	}
+	return &out
+}
+
+func hasLockFinding(r *probes.Report) bool {
+	for _, f := range r.Found {
+		if foundPlace(f) == probes.PlaceLocks {
+			return true
+		}
+	}
+	return false
 }

@@ -228,11 +228,17 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 		// in-process tells the runner; AWS (and so `--aws`) does not publish one.
 		"TI-API-010": "environment cap unknown",
 	}
+	// The stand-in is the built-in target, whose memory limit is MemorySize + EphemeralStorage
+	// (its /tmp is in memory, a declared deviation). AWS declares no allowance, so the probe
+	// allocates MemorySize + 64 MB and the stand-in lets it: the check sees the deviation.
+	wantFail := map[string]string{"TI-RES-001": "past the declared memory limit succeeded"}
 	type step struct {
 		// prep, when set, changes the stand-ins before the command runs.
 		prep   func(t *testing.T, si *standIns)
 		args   []string
 		stdout string // must appear on stdout
+		// code is the exit code the command must end with.
+		code int
 		// wouldDelete is how many resources a sweep --dry-run must list (0: not checked).
 		wouldDelete int
 	}
@@ -257,7 +263,7 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				// functions of its own for --arch (default arm64), and the built-in target runs
 				// them as this machine's processes.
 				{args: []string{"run", "--aws", "--function", "tenantcheck-" + fixedRunID + "-probe", "--arch", arch, "--skip", "s3",
-					"--invocations", "150", "--logs-wait", "10s", "--format", "json", "--out", "{report}"}},
+					"--invocations", "150", "--logs-wait", "10s", "--format", "json", "--out", "{report}"}, code: ExitFail},
 				{args: []string{"teardown", "--run-id", fixedRunID, "--journal-dir", "{journals}"}, stdout: "run " + fixedRunID + " torn down"},
 				{args: []string{"sweep", "--dry-run", "--run-id", fixedRunID}, stdout: "no tenantcheck resources found"},
 			},
@@ -268,7 +274,7 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 			name: "run --aws deploys, runs and tears down",
 			steps: []step{
 				{args: []string{"run", "--aws", "--region", localRegion, "--arch", arch, "--journal-dir", "{journals}", "--skip", "s3",
-					"--invocations", "150", "--logs-wait", "10s", "--format", "json", "--out", "{report}"}},
+					"--invocations", "150", "--logs-wait", "10s", "--format", "json", "--out", "{report}"}, code: ExitFail},
 				{args: []string{"sweep", "--dry-run"}, stdout: "no tenantcheck resources found"},
 			},
 			deployedAfter: -1,
@@ -330,9 +336,9 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				code, out, errOut := runBinaryEnv(t, si.env, args...)
 				t.Logf("%s %s: exit %d in %s", args[0], strings.Join(args[1:2], ""), code, time.Since(ts).Round(time.Millisecond))
 				stderrs.WriteString(errOut)
-				if code != ExitOK || !strings.Contains(out, s.stdout) {
-					t.Fatalf("tenantcheck %s: exit %d, want 0 and stdout containing %q\nstdout:\n%s\nstderr:\n%s",
-						strings.Join(args, " "), code, s.stdout, out, errOut)
+				if code != s.code || !strings.Contains(out, s.stdout) {
+					t.Fatalf("tenantcheck %s: exit %d, want %d and stdout containing %q\nstdout:\n%s\nstderr:\n%s",
+						strings.Join(args, " "), code, s.code, s.stdout, out, errOut)
 				}
 				if n := strings.Count(out, "would delete "); s.wouldDelete > 0 && n != s.wouldDelete {
 					t.Errorf("sweep --dry-run lists %d resources, want %d:\n%s", n, s.wouldDelete, out)
@@ -367,6 +373,12 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 				want := reports.Pass
 				if _, skip := wantSkip[c.ID]; skip || c.Area == "s3" {
 					want = reports.Skip
+				}
+				if word, fail := wantFail[c.ID]; fail {
+					want = reports.Fail
+					if !strings.Contains(c.Reason, word) {
+						t.Errorf("%s failed for %q, want a reason about %q", c.ID, c.Reason, word)
+					}
 				}
 				if c.Status != want || c.Area == "s3" && !strings.Contains(c.Reason, "deselected") {
 					t.Errorf("%s (%s) = %s (%s), want %s", c.ID, c.Area, c.Status, c.Reason, want)

@@ -73,6 +73,8 @@ func newEmulatorCmd() *cobra.Command {
 		addr     string
 		seed     int64
 		forwards []string
+		logMax   int64
+		pidsMax  int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -89,6 +91,13 @@ SIGINT or SIGTERM stops every environment.`,
 				return err
 			}
 			cfg.Forwards = forwards
+			if pidsMax < 0 {
+				return usageError("emulator: --pids-max %d: want a positive process limit", pidsMax)
+			}
+			cfg.PidsMax, cfg.LogStreamMaxBytes = pidsMax, logMax
+			if logMax == 0 {
+				cfg.LogStreamMaxBytes = -1 // 0 on the command line means no cap
+			}
 			srv, err := emulator.New(cfg)
 			if err != nil {
 				return usageError("emulator: %w", err)
@@ -109,6 +118,8 @@ SIGINT or SIGTERM stops every environment.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9300", "loopback address to listen on")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed for probabilistic faults")
 	cmd.Flags().StringArrayVar(&forwards, "forward", nil, "make this host address (127.0.0.1:PORT) reachable at the same address inside every environment (repeatable); `run` registers its own report sink and S3 endpoint for the length of a run")
+	cmd.Flags().Int64Var(&logMax, "log-stream-max", 64<<20, "bytes of function output one environment's log stream keeps before dropping the rest (0: no cap)")
+	cmd.Flags().IntVar(&pidsMax, "pids-max", 1024, "processes and threads one environment may have at once (its pids cgroup)")
 	tf.register(cmd)
 	return cmd
 }

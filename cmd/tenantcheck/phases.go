@@ -61,6 +61,10 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	ropts := s.f.runnerOptions(s.function, s.stderr)
 	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup, ropts.Record = s.asyncChannel, s.logs, s.logGroup, s.record
 	ropts.Forwarder, ropts.FrontDoor = s.forwarder, s.frontDoor
+	if pre := s.tgt.declaredIsolation(ctx, s); pre != nil && pre.Limits != nil {
+		// The resources schedule's probe allocates past the limit the target declares.
+		ropts.MemoryAllowanceMB = pre.Limits.MemoryAllowanceMB
+	}
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
 	if contract != nil {

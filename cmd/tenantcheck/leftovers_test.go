@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/tenantcheck/tenantcheck/fixtures/emulator/sandbox"
+	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+// TestKilledTargetLeavesNoEnvironment: a target SIGKILLed while one of its environments sits idle
+// (frozen) leaves that environment's processes, cgroups and mounts behind only until the next
+// target starts: that one thaws and removes the dead target's cgroups once their processes are
+// gone, and nothing of the environment survives.
+func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two targets")
+	}
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+	before := cgroupParents(t)
+	endpoint, _, killA := startEmulatorEnv(t, env, "emulator", "--addr", "127.0.0.1:0")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := runner.NewLambdaClient(ctx, endpoint, "us-east-1", runner.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zip, err := probefn.ZipExecutable(probeBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("leftover"), Role: aws.String("arn:aws:iam::000000000000:role/probe"),
+		Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zip},
+		TenancyConfig: &types.TenancyConfig{TenantIsolationMode: types.TenantIsolationModePerTenant},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Any answer will do (the empty event is refused by the probe): the environment now exists.
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("leftover"), TenantId: aws.String("blue"),
+		Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	states, _ := filepath.Glob(filepath.Join(tmp, "tenantcheck-local-*"))
+	if len(states) != 1 {
+		t.Fatalf("state dirs: %v, want one", states)
+	}
+	envPids, err := sandbox.ProcessesIn(filepath.Join(states[0], "code"))
+	if err != nil || len(envPids) == 0 {
+		t.Fatalf("the environment's processes: %v (err %v), want some", envPids, err)
+	}
+	var deadParents []string
+	for _, p := range cgroupParents(t) {
+		if !slices.Contains(before, p) {
+			deadParents = append(deadParents, p)
+		}
+	}
+
+	killA()
+	_, stopB, _ := startEmulatorEnv(t, env, "emulator", "--addr", "127.0.0.1:0")
+	defer func() {
+		if err := stopB(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, pid := range envPids {
+		if st := procState(pid); st != "" && st != "Z" {
+			t.Errorf("process %d of the killed target's environment is still there (state %s)", pid, st)
+		}
+	}
+	for _, p := range deadParents {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("the killed target's cgroup %s is still there", p)
+		}
+	}
+	if lines, err := sandbox.LeftoverMounts(states[0]); err != nil || len(lines) != 0 {
+		t.Errorf("mounts of the killed target's state dir: %q (err %v)", lines, err)
+	}
+	if _, err := os.Stat(states[0]); err == nil {
+		t.Errorf("the killed target's state dir %s is still there", states[0])
+	}
+}
+
+// cgroupParents lists the targets' cgroup directories under this process's own cgroup (where
+// the targets it starts make theirs) in every hierarchy the built-in target uses.
+func cgroupParents(t *testing.T) []string {
+	t.Helper()
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(own)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctl := range strings.Split(parts[1], ",") {
+			if ctl != "pids" && ctl != "memory" && ctl != "freezer" {
+				continue
+			}
+			m, err := filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, parts[2], "tenantcheck-*"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m...)
+		}
+	}
+	return out
+}
+
+// procState is the state letter of process pid ("" when it is gone).
+func procState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2 : i+3]
+	}
+	return "?"
+}
