@@ -30,5 +30,5 @@ func ExamplePlan() {
 	// random    steps=20 concurrency=4 async=0
 	// async     steps=10 concurrency=1 async=5
 	// errors    steps=10 concurrency=1 async=0
-	// resources steps=5 concurrency=1 async=0
+	// resources steps=9 concurrency=1 async=0
 }

@@ -95,7 +95,15 @@ type TargetInfo struct {
 	// not. A report that came through the logs channel arrived seconds late, so the runner
 	// counted its environment busy for longer (fewer opportunities).
 	AsyncChannel string `json:"asyncChannel,omitempty"`
+	// MemoryAllowanceMB is how far past MemorySize the resources schedule's probe was told the
+	// memory limit lies (Options.MemoryAllowanceMB, at most MaxMemoryAllowanceMB).
+	MemoryAllowanceMB int `json:"memoryAllowanceMb,omitempty"`
 }
+
+// MaxMemoryAllowanceMB bounds the allowance a target may declare past MemorySize: Lambda's
+// largest EphemeralStorage, the one deviation the built-in target declares (its /tmp is in
+// memory). A target cannot buy a PASS of TI-RES-001 by declaring a huge allowance.
+const MaxMemoryAllowanceMB = 10240
 
 // Isolation is what a local target says it can and cannot isolate on this host.
 type Isolation struct {

@@ -121,6 +121,7 @@ func (o Options) withDefaults() Options {
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
 	}
+	o.MemoryAllowanceMB = min(max(o.MemoryAllowanceMB, 0), MaxMemoryAllowanceMB)
 	return o
 }
 
@@ -204,6 +205,7 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 	if e.async != nil {
 		obs.Target.AsyncChannel = opts.AsyncChannel
 	}
+	obs.Target.MemoryAllowanceMB = e.opts.MemoryAllowanceMB
 	for _, t := range tenants {
 		obs.Tenants = append(obs.Tenants, t.ID)
 		if t.Pair != "" {

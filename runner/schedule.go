@@ -24,12 +24,13 @@ const (
 	ScheduleResources = "resources"
 )
 
-// resourcesSteps is how many invocations the resources schedule makes; resourcesPause is how
-// long it lets environments stand idle, long enough that a frozen environment's stillness is
+// resourcesSteps is how many invocations the resources schedule makes (with at least
+// resourcesTenants tenants); resourcesPause is how long it lets environments stand idle, long enough that a frozen environment's stillness is
 // far beyond any scheduling delay (see suites' minIdleWindow).
 const (
-	resourcesSteps = 5
-	resourcesPause = 250 * time.Millisecond
+	resourcesTenants = 4
+	resourcesSteps   = 2*resourcesTenants + 1
+	resourcesPause   = 250 * time.Millisecond
 )
 
 // scheduleWeight splits Options.Invocations between schedules. Ping-pong and burst carry the
@@ -305,17 +306,34 @@ func (p *planner) errors() {
 	}
 }
 
-// resources lets two tenants' environments (twins where there are) go idle for resourcesPause
-// and invokes them again, so each reports how it spent that idle time (frozen or running), then
-// asks one of them to allocate past its memory limit. A target that enforces the limit ends that
+// resources lets four tenants' environments (twins first) go idle for resourcesPause and
+// invokes them again, so each reports how it spent that idle time (frozen or running), then asks
+// one of them to allocate past its memory limit. A target that enforces the limit ends that
 // invocation (Runtime.OutOfMemory) or kills the allocating child.
 func (p *planner) resources() {
 	g := p.groups[p.rng.IntN(len(p.groups))]
-	a, b := g[0], (g[0]+1)%p.tenants
-	if len(g) > 1 {
-		b = g[1]
+	var ts []int
+	for _, t := range g {
+		ts = append(ts, t)
 	}
-	plan := []Step{{Tenant: a}, {Tenant: b}, {Tenant: a, Pause: resourcesPause}, {Tenant: b}, {Tenant: a, Memory: true}}
+	for t := (g[0] + 1) % p.tenants; len(ts) < min(resourcesTenants, p.tenants); t = (t + 1) % p.tenants {
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	ts = ts[:min(len(ts), resourcesTenants)]
+	var plan []Step
+	for _, t := range ts {
+		plan = append(plan, Step{Tenant: t})
+	}
+	for i, t := range ts {
+		s := Step{Tenant: t}
+		if i == 0 {
+			s.Pause = resourcesPause
+		}
+		plan = append(plan, s)
+	}
+	plan = append(plan, Step{Tenant: ts[0], Memory: true})
 	for i, s := range plan {
 		s.Batch = i
 		p.steps = append(p.steps, s)

@@ -41,7 +41,7 @@ func Coverage(obs *runner.Observations) *reports.Coverage {
 		"CPU time and disk or network bandwidth per environment: not checked, so a noisy neighbour that slows the others is not detected")
 	if c.SharedKernel != "no" {
 		c.NotCovered = append(c.NotCovered,
-			"byte-range (record) locks on files other than the function's own code (TI-LOCK-001 tries the code only): not tried",
+			"byte-range (record) locks on files other than the function's own code, such as host files a self-hosted target shows every environment read-only (TI-LOCK-001 tries the code only): not tried",
 			"kernel-wide metadata a function may read, such as socket tables in /proc/net of a shared network namespace or load figures: not tried",
 			"timing and contention through the shared kernel and CPU caches (covert channels): not tried")
 	}

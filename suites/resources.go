@@ -22,10 +22,6 @@ const maxPidsPerEnv = 4096
 // for half of it cannot be a scheduling delay of a process left running.
 const minIdleWindow = 200 // ms
 
-// frozenStill is how long an idle goroutine standing still counts as frozen whatever the
-// window: an unfrozen process on a busy host is not starved that long.
-const frozenStill = 100 // ms
-
 func resourceChecks() []Check {
 	return []Check{
 		{
@@ -149,16 +145,20 @@ func evaluateMemoryLimit(obs *runner.Observations) reports.CheckResult {
 			default:
 				unjudged = append(unjudged, fmt.Sprintf("seq %d: %s, and no memory limit could be read", o.Seq, m.Detail))
 			}
-		default:
+		case o.Report.Memory.Allocated:
 			m := o.Report.Memory
 			v.expect(m.Allocated, gomega.BeFalse(), &finding{
 				msg: fmt.Sprintf("environment %s of tenant %q: %s", o.Report.EnvID, o.Tenant, m.Detail),
 				fields: map[string]string{"envId": o.Report.EnvID, "tenant": o.Tenant, "seq": strconv.FormatInt(o.Seq, 10),
-					"limitMb": strconv.Itoa(m.LimitMB), "requestedMb": strconv.Itoa(m.RequestedMB)},
+					"limitMb": strconv.Itoa(m.LimitMB), "requestedMb": strconv.Itoa(m.RequestedMB),
+					"cgroupLimitMb": strconv.Itoa(m.CgroupLimitMB)},
 			})
-			if !m.Allocated {
-				stopped["allocating child killed"]++
-			}
+		case o.Report.Memory.Killed:
+			stopped["allocating child killed"]++
+		default:
+			// The child ended without a signal and without finishing (it could not map the
+			// memory, say): no evidence either way.
+			unjudged = append(unjudged, fmt.Sprintf("seq %d: %s", o.Seq, o.Report.Memory.Detail))
 		}
 	}
 	if n := v.count(); n > 0 {
@@ -178,15 +178,16 @@ func evaluateMemoryLimit(obs *runner.Observations) reports.CheckResult {
 		return reports.CheckResult{Status: reports.Skip, Reason: why}
 	}
 	return reports.CheckResult{Status: reports.Pass,
-		Reason: fmt.Sprintf("%d allocation(s) 64 MB past the declared memory limit were stopped (%s)", judged, countList(stopped))}
+		Reason: fmt.Sprintf("%d allocation(s) 64 MB past the declared memory limit (MemorySize + %d MB, as the target declares) were stopped (%s)",
+			judged, obs.Target.MemoryAllowanceMB, countList(stopped))}
 }
 
 // evaluateIdleFreeze (ENV-16): an environment that stood idle for at least minIdleWindow ms
-// between two invocations counts as frozen when its probe's idle goroutine stood still for half
-// the window or for frozenStill ms, whichever is less; the check FAILs (a WARN, being SHOULD)
-// when most windows found the environment running. Most, not any: on a loaded host the freeze
-// itself may come late (the target freezes once the runtime asks for its next invocation), and
-// a target left running is seen running in nearly every window.
+// between two invocations counts as frozen when its probe's idle goroutine stood still for at
+// least half the window; the check FAILs (a WARN, being SHOULD) when most windows found the
+// environment running. Most, not any: on a loaded host a freeze may come late, or a running
+// goroutine may be starved for a while, but a target left running is seen running in nearly
+// every window and one that freezes in nearly none.
 func evaluateIdleFreeze(obs *runner.Observations) reports.CheckResult {
 	if res, ok := measure(obs).noReports(); ok {
 		return res
@@ -199,7 +200,7 @@ func evaluateIdleFreeze(obs *runner.Observations) reports.CheckResult {
 			continue
 		}
 		windows++
-		frozen := w.StoppedMs*2 >= w.WindowMs || w.StoppedMs >= frozenStill
+		frozen := w.StoppedMs*2 >= w.WindowMs
 		v.expect(frozen, gomega.BeTrue(), &finding{
 			msg: fmt.Sprintf("environment %s of tenant %q kept running while idle: its background goroutine went at most %d ms without waking in %d ms",
 				inv.report.EnvID, inv.tenant, w.StoppedMs, w.WindowMs),

@@ -62,6 +62,10 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 	if err != nil || len(envPids) == 0 {
 		t.Fatalf("the environment's processes: %v (err %v), want some", envPids, err)
 	}
+	started := map[int]string{} // pids wrap quickly here: a pid is the same process only with its start time
+	for _, pid := range envPids {
+		started[pid] = procField(pid, 22)
+	}
 	var deadParents []string
 	for _, p := range cgroupParents(t) {
 		if !slices.Contains(before, p) {
@@ -77,7 +81,7 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 		}
 	}()
 	for _, pid := range envPids {
-		if st := procState(pid); st != "" && st != "Z" {
+		if st := procField(pid, 3); st != "" && st != "Z" && procField(pid, 22) == started[pid] {
 			t.Errorf("process %d of the killed target's environment is still there (state %s)", pid, st)
 		}
 	}
@@ -122,15 +126,21 @@ func cgroupParents(t *testing.T) []string {
 	return out
 }
 
-// procState is the state letter of process pid ("" when it is gone).
-func procState(pid int) string {
+// procField is field n (1-based, as proc(5) numbers them; n >= 3) of /proc/PID/stat, "" when
+// the process is gone.
+func procField(pid, n int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return ""
 	}
 	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2 : i+3]
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
+	if i < 0 {
+		return "?"
 	}
-	return "?"
+	f := strings.Fields(s[i+1:])
+	if len(f) < n-2 {
+		return "?"
+	}
+	return f[n-3]
 }

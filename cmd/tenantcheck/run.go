@@ -74,7 +74,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.function, "function", "", "use this already deployed probe function instead of deploying one")
 	fl.StringVar(&f.qualifier, "qualifier", "", "version or alias of --function to invoke")
 	fl.IntVar(&f.tenants, "tenants", d.Tenants, "fresh random tenants per run (adversarial pairs are added on top)")
-	fl.IntVar(&f.invocations, "invocations", d.Invocations, "invocations shared by the weighted schedules (the resources schedule adds its own 5)")
+	fl.IntVar(&f.invocations, "invocations", d.Invocations, "invocations shared by the weighted schedules (the resources schedule adds its own 9)")
 	fl.IntVar(&f.concurrency, "concurrency", d.Concurrency, "invocations in flight for concurrent schedules")
 	fl.StringSliceVar(&f.schedules, "schedule", runner.AllSchedules(), "schedules to run, in order")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for tenants and interleaving (default: random; printed for replay)")
