@@ -110,7 +110,10 @@ func (s *keyStore) plant(c Canary, _ *Event) PlantResult {
 			continue
 		}
 		if s.private {
-			k.perm = 0x3f3f0000 // the owner's, from any thread (see privateKeyStore)
+			// The owner's, from any thread (see privateKeyStore). Only a possessor may set it,
+			// and the key is possessed only on threads whose credentials hold the process
+			// keyring: from another thread this fails and the plant says so.
+			k.perm = 0x3f3f0000
 		}
 		if k.perm != 0 {
 			if err := unix.KeyctlSetperm(id, uint32(k.perm)); err != nil {

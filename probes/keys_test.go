@@ -3,33 +3,41 @@ package probes
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
 // TestKeyStore plants kernel keys the way two environments would and scans as the second: a
 // keyring the two share carries the first one's canary across, separate keyrings do not.
 func TestKeyStore(t *testing.T) {
-	a := privateKeyStore()
-	if a.user.id == 0 {
-		t.Skip("the kernel's key retention service is not available here")
-	}
 	tests := []struct {
 		name      string
-		second    *keyStore
+		second    func(a *keyStore) *keyStore
 		wantFound bool
 	}{
-		{"shared keyring", &keyStore{user: a.user, session: a.session}, true},
-		{"own keyring", privateKeyStore(), false},
+		{"shared keyring", func(a *keyStore) *keyStore { return &keyStore{user: a.user, session: a.session} }, true},
+		{"own keyring", func(*keyStore) *keyStore { return privateKeyStore() }, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A new key is possessed only by the threads whose credentials hold the process
+			// keyring its ring hangs from, and only a possessor may set its permissions: the
+			// kernel installs that keyring in the creating thread's credentials alone, so this
+			// whole case runs on one thread.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			a := privateKeyStore()
+			if a.user.id == 0 {
+				t.Skip("the kernel's key retention service is not available here")
+			}
+			second := tt.second(a)
 			planted := Canary{Nonce: randomHex(), RunID: "run", Tenant: "blue", EnvID: "env-blue-" + string(rune('a'+i)), Seq: 1, Place: PlaceKeys}
 			res := a.plant(planted, nil)
 			if !res.Planted || res.Error != "" {
 				t.Fatalf("plant: %+v", res)
 			}
 			sc := &scanState{}
-			tt.second.scan(sc)
+			second.scan(sc)
 			found := false
 			for _, f := range sc.found {
 				if f.Canary.Nonce == planted.Nonce {

@@ -22,24 +22,32 @@ func TestReadPidsMax(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			root := filepath.Join(dir, "sys")
-			for p, content := range tt.files {
-				full := filepath.Join(root, p)
-				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			proc := filepath.Join(dir, "cgroup")
-			if err := os.WriteFile(proc, []byte(tt.cgroup), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			proc, root := cgroupFixture(t, tt.cgroup, tt.files)
 			if got := readPidsMax(proc, root); got != tt.want {
 				t.Errorf("readPidsMax = %q, want %q", got, tt.want)
 			}
 		})
 	}
+}
+
+// cgroupFixture writes a fake /proc/self/cgroup (content cgroup) and cgroup file system (files,
+// by path under the root) into a temporary directory and returns the two paths.
+func cgroupFixture(t *testing.T, cgroup string, files map[string]string) (proc, root string) {
+	t.Helper()
+	dir := t.TempDir()
+	root = filepath.Join(dir, "sys")
+	for p, content := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc = filepath.Join(dir, "cgroup")
+	if err := os.WriteFile(proc, []byte(cgroup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return proc, root
 }

@@ -23,21 +23,7 @@ func TestReadMemoryLimitMB(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			root := filepath.Join(dir, "sys")
-			for p, content := range tt.files {
-				full := filepath.Join(root, p)
-				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			proc := filepath.Join(dir, "cgroup")
-			if err := os.WriteFile(proc, []byte(tt.cgroup), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			proc, root := cgroupFixture(t, tt.cgroup, tt.files)
 			if got := readMemoryLimitMB(proc, root); got != tt.want {
 				t.Errorf("readMemoryLimitMB = %d, want %d", got, tt.want)
 			}

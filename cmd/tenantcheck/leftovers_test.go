@@ -12,10 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/emulator/sandbox"
 	"github.com/tenantcheck/tenantcheck/fixtures/probefn"
+	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
 
@@ -29,7 +29,6 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	env := []string{"TMPDIR=" + tmp}
-	before := cgroupParents(t)
 	endpoint, _, killA := startEmulatorEnv(t, env, "emulator", "--addr", "127.0.0.1:0")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -42,11 +41,8 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String("leftover"), Role: aws.String("arn:aws:iam::000000000000:role/probe"),
-		Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zip},
-		TenancyConfig: &types.TenancyConfig{TenantIsolationMode: types.TenantIsolationModePerTenant},
-	}); err != nil {
+	fn := probes.Function{Name: "leftover", Zip: zip, Timeout: 3 * time.Second, PerTenant: true}
+	if _, err := c.CreateFunction(ctx, fn.CreateInput()); err != nil {
 		t.Fatal(err)
 	}
 	// Any answer will do (the empty event is refused by the probe): the environment now exists.
@@ -66,11 +62,26 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 	for _, pid := range envPids {
 		started[pid] = procField(pid, 22)
 	}
+	// The target is the parent of its environment's first process. Other targets on the host
+	// (other packages' tests run beside this one) make cgroup directories too; the target's
+	// own are named for its pid.
+	target := ""
+	for _, pid := range envPids {
+		if pp, err := strconv.Atoi(procField(pid, 4)); err == nil && !slices.Contains(envPids, pp) {
+			target = strconv.Itoa(pp)
+		}
+	}
+	if target == "" {
+		t.Fatalf("no parent outside the environment among %v", envPids)
+	}
 	var deadParents []string
 	for _, p := range cgroupParents(t) {
-		if !slices.Contains(before, p) {
+		if strings.HasPrefix(filepath.Base(p), "tenantcheck-"+target+".") {
 			deadParents = append(deadParents, p)
 		}
+	}
+	if len(deadParents) == 0 && len(cgroupParents(t)) > 0 {
+		t.Errorf("no cgroup directory of target %s found", target)
 	}
 
 	killA()
@@ -126,21 +137,12 @@ func cgroupParents(t *testing.T) []string {
 	return out
 }
 
-// procField is field n (1-based, as proc(5) numbers them; n >= 3) of /proc/PID/stat, "" when
-// the process is gone.
+// procField is field n (as proc(5) numbers them, n >= 3) of /proc/PID/stat, "" when the process
+// is gone.
 func procField(pid, n int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := sandbox.StatFields(pid)
 	if err != nil {
 		return ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
-	if i < 0 {
-		return "?"
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < n-2 {
-		return "?"
 	}
 	return f[n-3]
 }
