@@ -113,26 +113,21 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 // the targets it starts make theirs) in every hierarchy the built-in target uses.
 func cgroupParents(t *testing.T) []string {
 	t.Helper()
-	own, err := os.ReadFile("/proc/self/cgroup")
+	own, err := sandbox.CgroupPaths("/proc/self/cgroup")
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(string(own)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+	for _, ctl := range []string{"pids", "memory", "freezer"} {
+		path, ok := own[ctl]
+		if !ok {
 			continue
 		}
-		for _, ctl := range strings.Split(parts[1], ",") {
-			if ctl != "pids" && ctl != "memory" && ctl != "freezer" {
-				continue
-			}
-			m, err := filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, parts[2], "tenantcheck-*"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, m...)
+		m, err := filepath.Glob(filepath.Join("/sys/fs/cgroup", ctl, path, "tenantcheck-*"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		out = append(out, m...)
 	}
 	return out
 }
