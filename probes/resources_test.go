@@ -1,10 +1,12 @@
 package probes
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadMemoryLimitMB(t *testing.T) {
@@ -98,4 +100,24 @@ func TestIdleWatch(t *testing.T) {
 	}
 	w.end()
 	w.end()
+}
+
+// TestTryMemoryStopsNearTheDeadline: an allocation still running near the invocation's deadline
+// is killed and reported unfinished, so the attempt never turns into a timeout. The allocation
+// asked for (8 GB) takes seconds; the deadline leaves it a few tens of milliseconds.
+func TestTryMemoryStopsNearTheDeadline(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "8000")
+	ctx, cancel := context.WithTimeout(context.Background(), hogDeadlineMargin+50*time.Millisecond)
+	defer cancel()
+	a := tryMemory(ctx, exe, &MemoryRequest{})
+	if a == nil || !a.Unfinished || a.Allocated || a.Error != "" {
+		t.Fatalf("attempt %+v, want unfinished", a)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("tryMemory returned after the deadline")
+	}
 }
