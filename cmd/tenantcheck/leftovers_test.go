@@ -62,26 +62,39 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 	for _, pid := range envPids {
 		started[pid] = procField(pid, 22)
 	}
-	// The target is the parent of its environment's first process. Other targets on the host
-	// (other packages' tests run beside this one) make cgroup directories too; the target's
-	// own are named for its pid.
-	target := ""
+	// The target made the environment's first process through its spawner helper (or itself,
+	// where it has none), so it is that process's parent or grandparent. Other targets on the
+	// host (other packages' tests run beside this one) make cgroup directories too; the
+	// target's own are named for its pid.
+	parent := 0
 	for _, pid := range envPids {
 		if pp, err := strconv.Atoi(procField(pid, 4)); err == nil && !slices.Contains(envPids, pp) {
-			target = strconv.Itoa(pp)
+			parent = pp
 		}
 	}
-	if target == "" {
+	if parent == 0 {
 		t.Fatalf("no parent outside the environment among %v", envPids)
 	}
-	var deadParents []string
-	for _, p := range cgroupParents(t) {
-		if strings.HasPrefix(filepath.Base(p), "tenantcheck-"+target+".") {
-			deadParents = append(deadParents, p)
-		}
+	ancestors := []int{parent}
+	if gp, err := strconv.Atoi(procField(parent, 4)); err == nil {
+		ancestors = append(ancestors, gp)
 	}
-	if len(deadParents) == 0 && len(cgroupParents(t)) > 0 {
-		t.Errorf("no cgroup directory of target %s found", target)
+	target, helpers := "", map[int]string{}
+	var deadParents []string
+	for _, a := range ancestors {
+		for _, p := range cgroupParents(t) {
+			if strings.HasPrefix(filepath.Base(p), "tenantcheck-"+strconv.Itoa(a)+".") {
+				deadParents = append(deadParents, p)
+			}
+		}
+		if len(deadParents) > 0 || len(cgroupParents(t)) == 0 {
+			target = strconv.Itoa(a)
+			break
+		}
+		helpers[a] = procField(a, 22) // the spawner helper, which must die with the target
+	}
+	if target == "" {
+		t.Fatalf("no cgroup directory of a target found for the environment's ancestors %v", ancestors)
 	}
 
 	killA()
@@ -94,6 +107,11 @@ func TestKilledTargetLeavesNoEnvironment(t *testing.T) {
 	for _, pid := range envPids {
 		if st := procField(pid, 3); st != "" && st != "Z" && procField(pid, 22) == started[pid] {
 			t.Errorf("process %d of the killed target's environment is still there (state %s)", pid, st)
+		}
+	}
+	for pid, start := range helpers {
+		if st := procField(pid, 3); st != "" && st != "Z" && procField(pid, 22) == start {
+			t.Errorf("the killed target's helper process %d is still there (state %s)", pid, st)
 		}
 	}
 	for _, p := range deadParents {
