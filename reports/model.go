@@ -80,6 +80,26 @@ type Power struct {
 	WarmReuses    int     `json:"warmReuses"`
 	DetectP1pct   float64 `json:"detectRecycle1pct"`  // P(catch a recycle fault of rate 1%)
 	DetectP01pct  float64 `json:"detectRecycle01pct"` // P(catch a recycle fault of rate 0.1%)
+	// KeyRules says which wrong-key rules the run could have caught: a target that found
+	// environments by one of them would have handed one tenant's environment to another.
+	KeyRules *KeyRuleCoverage `json:"keyRules,omitempty"`
+	// Paths counts the invocations by the way they reached the function, every path the runner
+	// knows listed, zero where the run did not take it: a PASS speaks only for the paths taken.
+	Paths []PathCount `json:"invocationPaths,omitempty"`
+}
+
+// PathCount is how many invocations of a run took one path (sync, event, stream; error, crash
+// and timeout for the invocations told to end that way, whatever path they came by).
+type PathCount struct {
+	Path        string `json:"path"`
+	Invocations int    `json:"invocations"`
+}
+
+// KeyRuleCoverage splits the wrong-key rules (package keyrules) by whether the run invoked, one
+// after the other, two tenants whose IDs share a key under the rule.
+type KeyRuleCoverage struct {
+	Covered    []string `json:"covered"`
+	NotCovered []string `json:"notCovered"`
 }
 
 // Coverage is the run's statement of what its checks could not reach. A PASS means every

@@ -88,9 +88,24 @@ func countsLine(s Summary) string {
 
 // powerLine states how hard the run looked, in the words a reader needs to weigh a PASS.
 func powerLine(p Power) string {
-	return fmt.Sprintf("%d invocations, %d warm reuses, %d opportunities; "+
+	line := fmt.Sprintf("%d invocations, %d warm reuses, %d opportunities; "+
 		"P(detect 1%% recycle)=%s, P(detect 0.1%% recycle)=%s",
 		p.Invocations, p.WarmReuses, p.Opportunities, percent(p.DetectP1pct), percent(p.DetectP01pct))
+	if k := p.KeyRules; k != nil && len(k.Covered)+len(k.NotCovered) > 0 {
+		total := len(k.Covered) + len(k.NotCovered)
+		line += fmt.Sprintf("; wrong-key rules with a colliding pair invoked: %d of %d", len(k.Covered), total)
+		if len(k.NotCovered) > 0 {
+			line += " (not: " + strings.Join(k.NotCovered, ", ") + ")"
+		}
+	}
+	if len(p.Paths) > 0 {
+		parts := make([]string, len(p.Paths))
+		for i, pc := range p.Paths {
+			parts[i] = fmt.Sprintf("%s %d", pc.Path, pc.Invocations)
+		}
+		line += "; invocation paths: " + strings.Join(parts, ", ")
+	}
+	return line
 }
 
 func percent(p float64) string {

@@ -48,7 +48,7 @@ var selfZip = func() func(t testing.TB) []byte {
 			}
 			defer os.RemoveAll(dir)
 			bin := filepath.Join(dir, "bootstrap")
-			build := exec.Command("go", "build", "-o", bin, "github.com/tenantcheck/tenantcheck/probes/testdata/probe")
+			build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/tenantcheck/tenantcheck/probes/testdata/probe")
 			build.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, berr := build.CombinedOutput(); berr != nil {
 				err = fmt.Errorf("build probe: %w\n%s", berr, out)

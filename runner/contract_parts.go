@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/tenantcheck/tenantcheck/keyrules"
 )
 
 // setup deploys the phase's two functions: PER_TENANT and ordinary, from the same package.
@@ -187,7 +189,11 @@ func (r *contractRun) invokeValidation(ctx context.Context) {
 		r.obs.TenantLength = append(r.obs.TenantLength, r.invoke(ctx, invokeSpec{label: l.label, function: pt, tenant: l.tenant, hasTenant: true}))
 	}
 
-	for _, ch := range strings.Split(separators, "") {
+	for _, sep := range keyrules.Separators() {
+		if sep.Char == ' ' {
+			continue // an inner space is its own case below
+		}
+		ch := string(sep.Char)
 		r.obs.TenantChars = append(r.obs.TenantChars, r.invoke(ctx, invokeSpec{label: "accept:" + ch, function: pt,
 			tenant: r.tenant("c") + ch + "x", hasTenant: true}))
 	}

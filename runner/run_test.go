@@ -27,7 +27,7 @@ func TestRunAllSchedules(t *testing.T) {
 		t.Fatalf("%d observations, want %d", len(obs.Items), planned)
 	}
 	fresh := DefaultSettings().Tenants
-	if obs.RunID == "" || obs.Seed != 11 || !obs.Target.AsyncReports || len(obs.Tenants) != fresh+16 {
+	if obs.RunID == "" || obs.Seed != 11 || !obs.Target.AsyncReports || len(obs.Tenants) != fresh+20 { // 20 adversarial IDs (tenants.go)
 		t.Errorf("header: runID %q seed %d async %v tenants %d", obs.RunID, obs.Seed, obs.Target.AsyncReports, len(obs.Tenants))
 	}
 	if obs.Pairs[obs.Tenants[fresh]] == "" || obs.Pairs[obs.Tenants[0]] != "" {

@@ -164,7 +164,7 @@ func TestPingPongTwins(t *testing.T) {
 			t.Errorf("step %d: tenant %q invoked twice in a row", i, cur.ID)
 		}
 	}
-	for _, p := range []string{PairCase, PairPlusSpace, PairPrefix, PairLong, PairSeparators} {
+	for _, p := range []string{PairCase, PairLong, PairSeparators, PairSplitBefore, PairSplitAfter, PairNumeric, PairPath, PairARN} {
 		if !followed[p] {
 			t.Errorf("pair %s: no twin followed its partner", p)
 		}

@@ -3,6 +3,8 @@ package runner
 import (
 	"math/rand/v2"
 	"strings"
+
+	"github.com/tenantcheck/tenantcheck/keyrules"
 )
 
 // Tenant is one tenant ID the runner invokes with, labelled with the adversarial group it
@@ -14,23 +16,40 @@ type Tenant struct {
 }
 
 // Adversarial group labels. Each group holds IDs a careless target is likely to merge: by
-// lower-casing, URL-decoding "+" to a space, splitting on ":", truncating, or turning
-// separators into one safe character for a file or directory name.
+// lower-casing, URL-decoding "+" to a space, splitting on a separator, truncating, reading a
+// number, or turning separators into one safe character for a file or directory name. The set is
+// kept small (20 IDs): every tenant costs cold starts in every schedule, and past 32 tenants the
+// burst schedule's two environments each outgrow the default cap of 64. Together
+// the groups hold, for every wrong-key rule of package keyrules, at least one pair that collides
+// under it (TestTenantsCoverEveryKeyRule); evidence of a leak names the rules its pair collides
+// under.
 const (
-	PairCase       = "case"
-	PairPlusSpace  = "plus-space"
-	PairPrefix     = "prefix"
-	PairLong       = "long"
+	PairCase = "case"
+	PairLong = "long"
+	// PairSeparators differ only in one separator, so a target that substitutes one separator
+	// for another (form decoding "+" to a space, "/" to ":", "-" to "_") or sanitises them all
+	// into "_" merges them.
 	PairSeparators = "separators"
+	// PairSplitBefore share everything up to and including the last of every separator, so
+	// they collide under every before-first-X and before-last-X rule.
+	PairSplitBefore = "split-before"
+	// PairSplitAfter share everything from the first of every separator on: every
+	// after-first-X and after-last-X rule.
+	PairSplitAfter = "split-after"
+	// PairNumeric are a number with and without leading zeros.
+	PairNumeric = "numeric"
+	// PairPath and PairARN are shapes SaaS tenant IDs commonly take; each collides under
+	// several rules at once.
+	PairPath = "path-email"
+	PairARN  = "arn"
 )
+
+// separatorTwins are the separators of the PairSeparators group: one of each substitution
+// rule's two sides, and so every one the sanitise rule merges.
+const separatorTwins = "_-/:+ "
 
 // MaxTenantIDLen is the API's upper bound on a tenant ID (API-Invoke).
 const MaxTenantIDLen = 256
-
-// separators are the non-alphanumeric characters the tenant ID pattern admits (space is
-// covered by the plus-space pair). "_" is among them: a target that sanitises "t.x" or "t:x"
-// into "t_x" for a path merges them with the genuine "t_x".
-const separators = "._:/=+-@"
 
 const base32Lower = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -45,12 +64,21 @@ func ValidTenantID(id string) bool {
 		c := id[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == ' ' || strings.IndexByte(separators, c) >= 0:
+		case isSeparator(c):
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+func isSeparator(c byte) bool {
+	for _, s := range keyrules.Separators() {
+		if s.Char == c {
+			return true
+		}
+	}
+	return false
 }
 
 func randBase32(rng *rand.Rand, n int) string {
@@ -61,12 +89,23 @@ func randBase32(rng *rand.Rand, n int) string {
 	return string(b)
 }
 
+// randNumber is n decimal digits without a leading zero.
+func randNumber(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + rng.IntN(10))
+	}
+	b[0] = byte('1' + rng.IntN(9))
+	return string(b)
+}
+
 // Tenants returns fresh random tenants followed by the adversarial groups. The random suffix
 // shared by each group keeps runs against the same long-lived target independent: no run
 // finds environments (or canaries) a previous run left for "the same" tenant. Twins are
 // adjacent so schedules that walk the list in order invoke a twin right after its partner.
 func Tenants(rng *rand.Rand, fresh int) []Tenant {
-	out := make([]Tenant, 0, fresh+8+len(separators))
+	seps := keyrules.Separators()
+	out := make([]Tenant, 0, fresh+20)
 	for range fresh {
 		out = append(out, Tenant{ID: "tc-" + randBase32(rng, 12)})
 	}
@@ -77,14 +116,25 @@ func Tenants(rng *rand.Rand, fresh int) []Tenant {
 		}
 	}
 	add(PairCase, "Acme-"+sfx, "acme-"+sfx)
-	add(PairPlusSpace, "a+b"+sfx, "a b"+sfx)
-	add(PairPrefix, "org:prod"+sfx, "org:dev"+sfx)
 	long := "long-" + sfx + "-"
 	long += strings.Repeat("x", MaxTenantIDLen-1-len(long))
 	add(PairLong, long+"a", long+"b")
-	for i := 0; i < len(separators); i++ {
-		add(PairSeparators, "t"+separators[i:i+1]+sfx)
+	for i := 0; i < len(separatorTwins); i++ {
+		add(PairSeparators, "t"+separatorTwins[i:i+1]+sfx)
 	}
+	// Every separator once, between letters, so a split on any of them keeps the suffix on
+	// the side it is put on.
+	var every strings.Builder
+	for _, s := range seps {
+		every.WriteByte(s.Char)
+		every.WriteByte('x')
+	}
+	add(PairSplitBefore, sfx+every.String()+"a", sfx+every.String()+"b")
+	add(PairSplitAfter, "a"+every.String()+sfx, "b"+every.String()+sfx)
+	num := randNumber(rng, 12)
+	add(PairNumeric, "00"+num, num)
+	add(PairPath, "org/"+sfx+"/alice@example.com", "org/"+sfx+"/bob@example.com")
+	add(PairARN, "arn:aws:iam::111111111111:role/"+sfx, "arn:aws:iam::222222222222:role/"+sfx)
 	return out
 }
 

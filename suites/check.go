@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantcheck/tenantcheck/keyrules"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -224,7 +225,106 @@ func Power(obs *runner.Observations) reports.Power {
 		WarmReuses:    st.warm,
 		DetectP1pct:   reports.DetectProbability(obs.Opportunities, 0.01),
 		DetectP01pct:  reports.DetectProbability(obs.Opportunities, 0.001),
+		KeyRules:      keyRuleCoverage(obs),
+		Paths:         invocationPaths(obs),
 	}
+}
+
+// invocationPaths counts the run's invocations by path, in a fixed order.
+func invocationPaths(obs *runner.Observations) []reports.PathCount {
+	paths := []reports.PathCount{{Path: "sync"}, {Path: "event"}, {Path: "stream"},
+		{Path: string(probes.ActionError)}, {Path: string(probes.ActionCrash)}, {Path: string(probes.ActionTimeout)}}
+	add := func(path string) {
+		for i := range paths {
+			if paths[i].Path == path {
+				paths[i].Invocations++
+			}
+		}
+	}
+	for _, o := range obs.Items {
+		switch {
+		case o.Async:
+			add("event")
+		case o.Stream:
+			add("stream")
+		default:
+			add("sync")
+		}
+		if o.Action != probes.ActionNone {
+			add(string(o.Action))
+		}
+	}
+	return paths
+}
+
+// keyRuleCoverage finds, for each wrong-key rule, two tenants that share a key under it and were
+// both invoked successfully, one of them after an invocation of the other had finished: a target
+// keyed by the rule would then have handed the first one's environment to the second.
+func keyRuleCoverage(obs *runner.Observations) *reports.KeyRuleCoverage {
+	firstDone := map[string]time.Time{} // tenant -> end of its first successful invocation
+	lastStart := map[string]time.Time{} // tenant -> start of its last successful invocation
+	for _, o := range obs.Items {
+		if o.Report == nil || o.Err != "" {
+			continue
+		}
+		end := o.Start.Add(o.Duration)
+		if t, ok := firstDone[o.Tenant]; !ok || end.Before(t) {
+			firstDone[o.Tenant] = end
+		}
+		if o.Start.After(lastStart[o.Tenant]) {
+			lastStart[o.Tenant] = o.Start
+		}
+	}
+	tenants := make([]string, 0, len(firstDone))
+	for t := range firstDone {
+		tenants = append(tenants, t)
+	}
+	sort.Strings(tenants)
+	cov := &reports.KeyRuleCoverage{Covered: []string{}, NotCovered: []string{}}
+	for _, r := range keyrules.All() {
+		buckets := map[string][]string{}
+		for _, t := range tenants {
+			buckets[r.Key(t)] = append(buckets[r.Key(t)], t)
+		}
+		hit := false
+		for _, b := range buckets {
+			if len(b) > 1 && followedWithin(b, firstDone, lastStart) {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			cov.Covered = append(cov.Covered, r.Name)
+		} else {
+			cov.NotCovered = append(cov.NotCovered, r.Name)
+		}
+	}
+	return cov
+}
+
+// followedWithin reports whether some tenant of group (two or more) was invoked after another
+// one's invocation had finished. It is enough to test each tenant against the one whose first
+// invocation finished earliest, or, for that one itself, against the earliest of the rest.
+func followedWithin(group []string, firstDone, lastStart map[string]time.Time) bool {
+	first := group[0]
+	for _, t := range group[1:] {
+		if firstDone[t].Before(firstDone[first]) {
+			first = t
+		}
+	}
+	var restDone time.Time
+	for _, t := range group {
+		if t == first {
+			continue
+		}
+		if lastStart[t].After(firstDone[first]) {
+			return true
+		}
+		if restDone.IsZero() || firstDone[t].Before(restDone) {
+			restDone = firstDone[t]
+		}
+	}
+	return lastStart[first].After(restDone)
 }
 
 func areas(all []Check) []string {

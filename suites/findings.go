@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/onsi/gomega/types"
 
+	"github.com/tenantcheck/tenantcheck/keyrules"
 	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 )
@@ -79,18 +81,18 @@ func (v *verifier) evidence() []reports.Evidence {
 
 // leakFinding describes a canary found by an invocation of another tenant: where it was seen,
 // which invocation planted it (as the canary itself records) and which invocation found it.
-func leakFinding(o *invocation, f probes.Found) *finding {
-	c := f.Canary
-	place := f.Place
+func leakFinding(o *invocation, found probes.Found) *finding {
+	c := found.Canary
+	place := found.Place
 	if place == "" {
 		place = c.Place
 	}
-	return &finding{
+	f := &finding{
 		msg: fmt.Sprintf("tenant %q found a %s canary planted by tenant %q at %s",
-			o.tenant, place, c.Tenant, f.Where),
+			o.tenant, place, c.Tenant, found.Where),
 		fields: map[string]string{
 			"place":                string(place),
-			"where":                f.Where,
+			"where":                found.Where,
 			"nonce":                c.Nonce,
 			"plantedRunId":         c.RunID,
 			"plantedTenant":        c.Tenant,
@@ -104,4 +106,38 @@ func leakFinding(o *invocation, f probes.Found) *finding {
 			"foundSeq":             strconv.FormatInt(o.seq, 10),
 		},
 	}
+	return withCollisions(f, []string{c.Tenant, o.tenant})
+}
+
+// withCollisions names the wrong-key rules (package keyrules) under which every one of tenants
+// shares a key, so a reader of a leak between them sees which key the target may be finding
+// environments by: "collidesUnder" lists them all, the message the first few.
+func withCollisions(f *finding, tenants []string) *finding {
+	if len(tenants) < 2 {
+		return f
+	}
+	var common []string
+	for _, r := range keyrules.All() {
+		all := true
+		for _, t := range tenants[1:] {
+			if !r.Collides(tenants[0], t) {
+				all = false
+				break
+			}
+		}
+		if all {
+			common = append(common, r.Name)
+		}
+	}
+	if len(common) == 0 {
+		return f
+	}
+	f.fields["collidesUnder"] = strings.Join(common, ",")
+	shown := common[:min(3, len(common))]
+	msg := strings.Join(shown, ", ")
+	if more := len(common) - len(shown); more > 0 {
+		msg += fmt.Sprintf(" and %d more", more)
+	}
+	f.msg += "; the IDs share a key under the wrong-key rule(s) " + msg
+	return f
 }

@@ -147,7 +147,7 @@ func envFinding(envID string, tenants []string, first map[string]invocation) *fi
 		f.fields[k+"RequestId"] = inv.report.RequestID
 		f.fields[k+"Seq"] = strconv.FormatInt(inv.seq, 10)
 	}
-	return f
+	return withCollisions(f, tenants)
 }
 
 // evaluateContextTenant (RT-02): every report's context tenant must equal the ground truth.

@@ -45,8 +45,10 @@ func TestMain(m *testing.M) {
 	}
 	// The CLI deploys a plain (not race-instrumented) build of itself as the probe: environments
 	// of a race-built test binary are several times heavier, which only slows the suite down.
+	// Stripped, it is 32 MB instead of 45: every run of the many below packs, unpacks and starts
+	// it, and a short run's deploy takes 0.8 s instead of 1.6.
 	probeBinary = filepath.Join(dir, "tenantcheck")
-	build := exec.Command("go", "build", "-o", probeBinary, ".")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", probeBinary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build the probe binary: %v\n%s", err, out)

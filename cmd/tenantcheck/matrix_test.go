@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantcheck/tenantcheck/fixtures/faults"
 	"github.com/tenantcheck/tenantcheck/reports"
 )
 
@@ -101,7 +102,11 @@ func TestFaultMatrix(t *testing.T) {
 		t.Skip("runs the suite once per fault")
 	}
 	wantExit := map[reports.Status]int{reports.Fail: ExitFail, reports.Inconclusive: ExitIncomplete, reports.Warn: ExitOK}
+	known := knownFaults()
 	for _, row := range readMatrix(t) {
+		if k, _ := known.Lookup(row.fault); k.Family == keyRuleFamily {
+			continue // TestKeyRuleMatrix
+		}
 		t.Run(row.fault, func(t *testing.T) {
 			t.Parallel()
 			jsonPath := filepath.Join(t.TempDir(), "r.json")
@@ -147,6 +152,75 @@ func TestFaultMatrix(t *testing.T) {
 				requireLeakEvidence(t, statuses(rep))
 			}
 		})
+	}
+}
+
+// keyRuleFamily is the family of the built-in target's wrong-key faults, one per rule of package
+// keyrules.
+const keyRuleFamily = "key-RULE"
+
+// keyRuleFocus selects what a focused run judges for a key-RULE row: the isolation and logs
+// areas, less four whose verdict on one ping-pong pass does not depend on the rule alone:
+// TI-RES-001 needs the resources schedule; TI-RAPI-001 needs a knock on an environment shown
+// alive, which 52 invocations seldom give; TI-BG-001 and TI-NET-001 see a shared environment only
+// when a background write or a deposit lands between the two tenants' invocations.
+var keyRuleFocus = []string{"--checks", "isolation,logs", "--skip", "TI-RES-001,TI-RAPI-001,TI-BG-001,TI-NET-001",
+	"--schedule", "ping-pong", "--invocations", "52", "--seed", "42"}
+
+// TestKeyRuleMatrix keeps the 45 key-RULE rows of docs/FAULTS.md true at a cost CI can carry: a
+// whole-suite run per rule would add about 45 x 25 s, so each rule gets a focused run instead, the
+// default tenants over one ping-pong rotation (2 x 26 invocations, about 3 s). It must FAIL; every
+// check it does not pass must be in the row, with the row's verdict; the checks every wrong key
+// trips (a shared environment's memory, /tmp, environment and logs) must be among them; and the
+// leak evidence must name the rule among those the pair collides under. The row's whole list is
+// what a default run fails (measured per rule, docs/FAULTS.md).
+func TestKeyRuleMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the isolation schedules once per wrong-key rule")
+	}
+	known := knownFaults()
+	rows := 0
+	for _, row := range readMatrix(t) {
+		k, _ := known.Lookup(row.fault)
+		if k.Family != keyRuleFamily {
+			continue
+		}
+		rows++
+		rule := strings.TrimPrefix(row.fault, "key-")
+		t.Run(rule, func(t *testing.T) {
+			t.Parallel()
+			jsonPath := filepath.Join(t.TempDir(), "r.json")
+			args := append([]string{"run", "--fault", row.fault, "--format", "json", "--out", jsonPath,
+				"--probe-binary", probeBinary}, keyRuleFocus...)
+			code, out, errOut := runBinary(t, args...)
+			if row.verdict != reports.Fail || code != ExitFail {
+				t.Fatalf("exit %d with row verdict %s, want exit %d and FAIL\nstdout:\n%s\nstderr:\n%s", code, row.verdict, ExitFail, out, errOut)
+			}
+			st := statuses(readReport(t, jsonPath))
+			for id, c := range st {
+				if c.Status == reports.Pass || (c.Status == reports.Skip && strings.Contains(c.Reason, "deselected")) {
+					continue
+				}
+				if !slices.Contains(row.checks, id) || c.Status != reports.Fail {
+					t.Errorf("%s = %s (%s); docs/FAULTS.md lists %v as FAIL", id, c.Status, c.Reason, row.checks)
+				}
+			}
+			for _, id := range []string{"TI-ENV-001", "TI-LOG-002", "TI-MEM-001", "TI-TMP-001"} {
+				if st[id].Status != reports.Fail {
+					t.Errorf("%s = %s (%s), want FAIL", id, st[id].Status, st[id].Reason)
+				}
+			}
+			named := false
+			for _, e := range st["TI-MEM-001"].Evidence {
+				named = named || slices.Contains(strings.Split(e.Fields["collidesUnder"], ","), rule)
+			}
+			if !named {
+				t.Errorf("no TI-MEM-001 finding names %s in collidesUnder", rule)
+			}
+		})
+	}
+	if want := len(slices.DeleteFunc(slices.Clone(known), func(k faults.Fault) bool { return k.Family != keyRuleFamily })); rows != want || rows == 0 {
+		t.Errorf("%d key-RULE rows in docs/FAULTS.md, want one per registered key-RULE fault (%d)", rows, want)
 	}
 }
 
