@@ -50,7 +50,7 @@ type Observation struct {
 	Seq      int64  `json:"seq"`
 	Schedule string `json:"schedule"`
 	Tenant   string `json:"tenant"` // ground truth: the tenant the runner asked for
-	// Pair names the adversarial pair the tenant belongs to ("case", "plus-space", ...), empty
+	// Pair names the adversarial pair the tenant belongs to ("case", "separators", ...), empty
 	// for a fresh random tenant, so evidence can say which confusion a leak points at.
 	Pair   string        `json:"pair,omitempty"`
 	Action probes.Action `json:"action,omitempty"`

@@ -88,6 +88,9 @@ type Options struct {
 	// Record, when set, receives the run's identity and every invocation as it finishes
 	// (run --observations), so a run that breaks half-way leaves what it saw.
 	Record *Record
+	// IgnoreAsyncRetries skips waiting for and collecting the retries of failed Event
+	// invocations, for a caller that does not judge them (TI-API-013 deselected).
+	IgnoreAsyncRetries bool
 }
 
 // withDefaults fills every zero field from DefaultSettings. Run and Plan each apply it exactly
@@ -234,9 +237,11 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		if ctx.Err() != nil {
 			break
 		}
-		if ph.Schedule == ScheduleErrors {
-			// Retries are waited for before the next schedule, so they never run into it
-			// (the resources schedule times its tenants' idle environments).
+		if ph.Schedule == ScheduleErrors && !opts.IgnoreAsyncRetries {
+			// Retries are waited for before the next schedule, so on a target whose delays
+			// are short they never run into it (the resources schedule times its tenants'
+			// idle environments). Lambda's come minutes later: with the logs channel they are
+			// not waited for, and run during the schedules and phases that follow.
 			obs.Target.AsyncRetries = e.collectRetries(ctx, e.items[:e.issued])
 		}
 	}

@@ -219,15 +219,17 @@ func Power(obs *runner.Observations) reports.Power {
 		return reports.Power{}
 	}
 	st := measure(obs)
-	return reports.Power{
+	p := reports.Power{
 		Invocations:   st.invocations,
 		Opportunities: obs.Opportunities,
 		WarmReuses:    st.warm,
 		DetectP1pct:   reports.DetectProbability(obs.Opportunities, 0.01),
 		DetectP01pct:  reports.DetectProbability(obs.Opportunities, 0.001),
-		KeyRules:      keyRuleCoverage(obs),
-		Paths:         invocationPaths(obs),
 	}
+	if len(obs.Items) > 0 {
+		p.KeyRules, p.Paths = keyRuleCoverage(obs), invocationPaths(obs)
+	}
+	return p
 }
 
 // invocationPaths counts the run's invocations by path, in a fixed order.

@@ -83,6 +83,17 @@ func evaluateAsyncRetries(obs *runner.Observations) reports.CheckResult {
 		res.Reason = fmt.Sprintf("%s across tenants: %s", plural(n, "violation", "violations"), summary)
 		return res
 	}
+	tenants := map[string]bool{}
+	for _, it := range obs.Items {
+		if len(it.AsyncRetries) > 0 {
+			tenants[it.Tenant] = true
+		}
+	}
+	if len(tenants) < 2 {
+		return reports.CheckResult{Status: reports.Inconclusive,
+			Reason: fmt.Sprintf("retries of only one tenant arrived (%d of %d expected): a target that ran every tenant's retries in one environment would look the same",
+				info.Received, info.Failed*info.Expected)}
+	}
 	res.Reason = summary + ", each the invoking tenant's own"
 	return res
 }

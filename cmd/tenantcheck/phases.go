@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	ropts := s.f.runnerOptions(s.function, s.stderr)
 	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup, ropts.Record = s.asyncChannel, s.logs, s.logGroup, s.record
 	ropts.Forwarder, ropts.FrontDoor = s.forwarder, s.frontDoor
+	ropts.IgnoreAsyncRetries = !slices.ContainsFunc(s.checks, func(c suites.Check) bool { return c.ID == "TI-API-013" })
 	if pre := s.tgt.declaredIsolation(ctx, s); pre != nil {
 		if pre.Limits != nil {
 			// The resources schedule's probe allocates past the limit the target declares.
