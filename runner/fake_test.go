@@ -94,18 +94,13 @@ func (f *fakeTarget) Invoke(ctx context.Context, req InvokeRequest) (InvokeRespo
 			return InvokeResponse{}, ctx.Err()
 		}
 	}
-	// An Event invocation told to fail posts its report, fails, and is retried twice, as
-	// Lambda does: three posts of one report.
-	posts := 1
-	switch {
-	case req.Async && ev.Action == probes.ActionError:
-		posts = 3
-	case ev.Action == probes.ActionError:
+	switch ev.Action {
+	case probes.ActionError:
 		f.release(req.Tenant, env)
 		return fnError("errorString", "planned error"), nil
-	case ev.Action == probes.ActionCrash:
+	case probes.ActionCrash:
 		return fnError("Runtime.ExitError", "exit status 3"), nil
-	case ev.Action == probes.ActionTimeout:
+	case probes.ActionTimeout:
 		return fnError("Sandbox.Timedout", "Task timed out"), nil
 	}
 	if req.Async {
@@ -131,11 +126,9 @@ func (f *fakeTarget) Invoke(ctx context.Context, req InvokeRequest) (InvokeRespo
 			if ev.ReportURL == "" {
 				return
 			}
-			for range posts {
-				resp, err := f.client.Post(ev.ReportURL, "application/json", bytes.NewReader(body))
-				if err == nil {
-					resp.Body.Close()
-				}
+			resp, err := f.client.Post(ev.ReportURL, "application/json", bytes.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
 			}
 		}()
 		return InvokeResponse{StatusCode: http.StatusAccepted}, nil

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/tenantcheck/tenantcheck/probes"
 )
 
 // RecordVersion is the version of the observations file (docs/OBSERVATIONS.md). A reader
@@ -51,20 +49,12 @@ type recordLine struct {
 	Run        *RunInfo              `json:"run,omitempty"`
 	Begin      *Observations         `json:"begin,omitempty"`
 	Invocation *Observation          `json:"invocation,omitempty"`
-	Retries    *recordRetries        `json:"retries,omitempty"`
 	Contract   *ContractObservations `json:"contract,omitempty"`
 	Logs       *LogsObservation      `json:"logs,omitempty"`
 	S3         *S3Observations       `json:"s3,omitempty"`
 	Target     *TargetInfo           `json:"target,omitempty"`
 	Gap        *Gap                  `json:"gap,omitempty"`
 	End        *recordEnd            `json:"end,omitempty"`
-}
-
-// recordRetries are the reports of the retries of one failed Event invocation, collected after
-// the schedules (its invocation line was written before they arrived).
-type recordRetries struct {
-	Seq     int64            `json:"seq"`
-	Reports []*probes.Report `json:"reports"`
 }
 
 // recordEnd closes a record: its presence says the run finished writing.
@@ -83,7 +73,6 @@ const (
 	kindHeader     = "header"
 	kindBegin      = "begin"
 	kindInvocation = "invocation"
-	kindRetries    = "retries"
 	kindContract   = "contract"
 	kindLogs       = "logs"
 	kindS3         = "s3"
@@ -161,14 +150,6 @@ func (r *Record) invocation(ob *Observation) {
 	}
 	c := *ob
 	r.write(recordLine{Kind: kindInvocation, Invocation: &c})
-}
-
-// retries records the retry reports of invocation seq.
-func (r *Record) retries(seq int64, reps []*probes.Report) {
-	if r == nil {
-		return
-	}
-	r.write(recordLine{Kind: kindRetries, Retries: &recordRetries{Seq: seq, Reports: reps}})
 }
 
 // Contract records the contract phase's result.
@@ -250,7 +231,6 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 	rec := &Recorded{}
 	var obs *Observations
 	var pending []Observation
-	retried := map[int64][]*probes.Report{}
 	var gaps []Gap
 	var contract *ContractObservations
 	var logs *LogsObservation
@@ -288,10 +268,6 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 				return nil, fmt.Errorf("observations file line %d: invocation line without its observation", lineNo)
 			}
 			pending = append(pending, *line.Invocation)
-		case kindRetries:
-			if line.Retries != nil {
-				retried[line.Retries.Seq] = line.Retries.Reports
-			}
 		case kindContract:
 			contract = line.Contract
 		case kindLogs:
@@ -329,11 +305,6 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 	}
 	// Invocations are written as they finish; the run numbered them as it issued them.
 	slices.SortFunc(pending, func(a, b Observation) int { return int(a.Seq - b.Seq) })
-	for i := range pending {
-		if r, ok := retried[pending[i].Seq]; ok {
-			pending[i].AsyncRetries = r
-		}
-	}
 	obs.Items = pending
 	obs.Contract, obs.Logs, obs.S3 = contract, logs, s3
 	if target != nil {

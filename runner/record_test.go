@@ -21,7 +21,6 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, seq := range []int64{2, 1, 3} { // finish order, not issue order
 		rec.invocation(&Observation{Seq: seq, Tenant: "a", Opportunity: seq != 1, Report: &probes.Report{Schema: probes.SchemaVersion, EnvID: "e"}})
 	}
-	rec.retries(2, []*probes.Report{{EnvID: "retry-1"}, {EnvID: "retry-2"}})
 	rec.Contract(&ContractObservations{NotRun: "not here"})
 	rec.Logs(&LogsObservation{Group: "/aws/lambda/f"})
 	rec.S3(SkippedS3("no backend"))
@@ -47,8 +46,6 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Errorf("run identity %+v", o)
 	case len(o.Items) != 3 || o.Items[0].Seq != 1 || o.Items[2].Seq != 3 || o.Items[1].Report == nil:
 		t.Errorf("items %+v, want seqs 1..3 in order with reports", o.Items)
-	case len(o.Items[1].AsyncRetries) != 2 || o.Items[1].AsyncRetries[1].EnvID != "retry-2" || o.Items[0].AsyncRetries != nil:
-		t.Errorf("retries of seq 2: %+v", o.Items[1].AsyncRetries)
 	case o.Contract == nil || o.Logs == nil || o.S3 == nil || o.S3.Skipped != "no backend":
 		t.Errorf("phases: contract %v logs %v s3 %v", o.Contract, o.Logs, o.S3)
 	case o.Target.Isolation == nil || o.Target.Isolation.Level != "full":

@@ -26,11 +26,6 @@ type Timeouts struct {
 	// Default 10s with the sink, 60s with the logs channel (CloudWatch makes lines searchable
 	// seconds after they are written).
 	AsyncReport time.Duration
-	// AsyncRetry bounds the wait, after the errors schedule, for the retries of the run's failed
-	// Event invocations; it ends as soon as every expected retry arrived. Default
-	// Defaults.AsyncRetryWait; a caller that knows the target's retry delays (the built-in
-	// target publishes them) sets their sum plus AsyncReport.
-	AsyncRetry time.Duration
 }
 
 // Options select what Run does. The zero value of every field but Function has a sane default.
@@ -88,9 +83,6 @@ type Options struct {
 	// Record, when set, receives the run's identity and every invocation as it finishes
 	// (run --observations), so a run that breaks half-way leaves what it saw.
 	Record *Record
-	// IgnoreAsyncRetries skips waiting for and collecting the retries of failed Event
-	// invocations, for a caller that does not judge them (TI-API-013 deselected).
-	IgnoreAsyncRetries bool
 }
 
 // withDefaults fills every zero field from DefaultSettings. Run and Plan each apply it exactly
@@ -119,9 +111,6 @@ func (o Options) withDefaults() Options {
 	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.Timeouts.AsyncReport <= 0 {
 		o.Timeouts.AsyncReport = d.asyncReportTimeout(o.AsyncChannel)
-	}
-	if o.Timeouts.AsyncRetry <= 0 {
-		o.Timeouts.AsyncRetry = d.AsyncRetryWait
 	}
 	if o.ErrorRate == 0 {
 		o.ErrorRate = d.ErrorRate
@@ -236,13 +225,6 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		}
 		if ctx.Err() != nil {
 			break
-		}
-		if ph.Schedule == ScheduleErrors && !opts.IgnoreAsyncRetries {
-			// Retries are waited for before the next schedule, so on a target whose delays
-			// are short they never run into it (the resources schedule times its tenants'
-			// idle environments). Lambda's come minutes later: with the logs channel they are
-			// not waited for, and run during the schedules and phases that follow.
-			obs.Target.AsyncRetries = e.collectRetries(ctx, e.items[:e.issued])
 		}
 	}
 	opts.Progress.Done()
@@ -492,41 +474,4 @@ func errorType(payload []byte) string {
 		return ""
 	}
 	return doc.ErrorType
-}
-
-// retryCollector is an async channel that keeps the reports of retried Event invocations.
-type retryCollector interface {
-	retries(ctx context.Context, runID string, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report
-}
-
-// collectRetries waits for the retries of the run's failed Event invocations (those told to
-// fail whose first report arrived) and keeps each retry's report on its observation. It says
-// what it did for the check on where retries run; nil when the run made no such invocation.
-func (e *executor) collectRetries(ctx context.Context, items []Observation) *AsyncRetries {
-	want := map[int64]int{}
-	for _, it := range items {
-		if it.Async && it.Action == probes.ActionError && it.Report != nil {
-			want[it.Seq] = DefaultSettings().AsyncRetries
-		}
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	info := &AsyncRetries{Failed: len(want), Expected: DefaultSettings().AsyncRetries}
-	rc, ok := e.async.(retryCollector)
-	if !ok {
-		info.NotCollected = "the " + e.opts.AsyncChannel + " channel does not collect retried reports; only the loopback sink does"
-		return info
-	}
-	start := time.Now()
-	got := rc.retries(ctx, e.runID, want, e.opts.Timeouts.AsyncRetry)
-	info.Waited = time.Since(start)
-	for i := range items {
-		if r := got[items[i].Seq]; len(r) > 0 {
-			items[i].AsyncRetries = r
-			info.Received += len(r)
-			e.opts.Record.retries(items[i].Seq, r)
-		}
-	}
-	return info
 }

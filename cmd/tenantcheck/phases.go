@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -62,15 +61,9 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	ropts := s.f.runnerOptions(s.function, s.stderr)
 	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup, ropts.Record = s.asyncChannel, s.logs, s.logGroup, s.record
 	ropts.Forwarder, ropts.FrontDoor = s.forwarder, s.frontDoor
-	ropts.IgnoreAsyncRetries = !slices.ContainsFunc(s.checks, func(c suites.Check) bool { return c.ID == "TI-API-013" })
-	if pre := s.tgt.declaredIsolation(ctx, s); pre != nil {
-		if pre.Limits != nil {
-			// The resources schedule's probe allocates past the limit the target declares.
-			ropts.MemoryAllowanceMB = pre.Limits.MemoryAllowanceMB
-		}
-		if ropts.Timeouts.AsyncRetry == 0 && len(pre.AsyncRetryDelaysMs) > 0 {
-			ropts.Timeouts.AsyncRetry = declaredRetryWait(pre.AsyncRetryDelaysMs, ropts.Timeouts.AsyncReport)
-		}
+	if pre := s.tgt.declaredIsolation(ctx, s); pre != nil && pre.Limits != nil {
+		// The resources schedule's probe allocates past the limit the target declares.
+		ropts.MemoryAllowanceMB = pre.Limits.MemoryAllowanceMB
 	}
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
@@ -183,18 +176,4 @@ func pickTenants(obs *runner.Observations, seed int64) []string {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7333))
 	rng.Shuffle(len(fresh), func(i, j int) { fresh[i], fresh[j] = fresh[j], fresh[i] })
 	return fresh[:min(runner.DefaultSettings().S3Tenants, len(fresh))]
-}
-
-// declaredRetryWait is how long the retries of a failed Event invocation may take on a target
-// that declares its retry delays: the delays of Lambda's default two retries (the last declared
-// one repeats), plus the time a report may take to arrive.
-func declaredRetryWait(delaysMs []int64, report time.Duration) time.Duration {
-	if report <= 0 {
-		report = runner.DefaultSettings().AsyncReportSink
-	}
-	var total time.Duration
-	for i := range runner.DefaultSettings().AsyncRetries {
-		total += time.Duration(delaysMs[min(i, len(delaysMs)-1)]) * time.Millisecond
-	}
-	return total + report
 }
