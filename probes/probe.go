@@ -246,8 +246,12 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 		Seq:           ev.Seq,
 	}
 
+	stores := p.stores
+	if ev.SkipCanaries {
+		stores = nil
+	}
 	sc := &scanState{}
-	for _, s := range p.stores {
+	for _, s := range stores {
 		s.scan(sc)
 	}
 	rep.Found, rep.Truncated = selectFound(sc.found, ev.RunID, ev.Tenant, ctxTenant)
@@ -259,8 +263,8 @@ func (p *Probe) Handle(ctx context.Context, ev Event) (*Report, error) {
 	handleS3(ctx, p.s3creds, ev, rep)
 	rep.RuntimeAPI, rep.PeerAttempts = p.cfg.runtimeAPI, knockPeers(ctx, p.cfg.runtimeAPI, ev.RuntimeAPIPeers)
 
-	rep.Planted = make([]PlantResult, 0, len(p.stores))
-	for _, s := range p.stores {
+	rep.Planted = make([]PlantResult, 0, len(stores))
+	for _, s := range stores {
 		c := base
 		c.Nonce, c.Place = randomHex(), s.place()
 		res := s.plant(c, &ev)

@@ -490,3 +490,27 @@ func TestHoldKeepsInvocationBusy(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipCanariesLeavesThePlacesAlone: an invocation that asks to skip canaries (the S3 phase's)
+// finds and plants nothing, yet the canaries an earlier invocation planted are still there for
+// the next one that looks.
+func TestSkipCanariesLeavesThePlacesAlone(t *testing.T) {
+	r := newRoots(t)
+	p := newTestProbe(t, r)
+	runID := randomHex()
+	first := mustHandle(t, p, Event{RunID: runID, Tenant: "tenant-a", Seq: 1}, "req-a1")
+	before := canaryFiles(t, r.tmp)
+
+	skipped := mustHandle(t, p, Event{RunID: runID, Tenant: "tenant-b", Seq: 2, SkipCanaries: true}, "req-b2")
+	if len(skipped.Found) != 0 || len(skipped.Planted) != 0 {
+		t.Errorf("skipping invocation found %d and planted %d canaries, want none", len(skipped.Found), len(skipped.Planted))
+	}
+	if after := canaryFiles(t, r.tmp); !slices.Equal(after, before) {
+		t.Errorf("/tmp canaries changed across a skipping invocation: %v, then %v", before, after)
+	}
+
+	third := mustHandle(t, p, Event{RunID: runID, Tenant: "tenant-b", Seq: 3}, "req-b3")
+	if got := foundFor(third, runID, PlaceTmp); len(got) != len(plantedIn(first, PlaceTmp)) || got[0].Canary.Seq != 1 {
+		t.Errorf("after the skipping invocation, tmp canaries found = %+v, want seq 1's", got)
+	}
+}

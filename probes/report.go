@@ -80,6 +80,12 @@ type Event struct {
 	// (TI-RES-001). A probe too old to know the field ignores it and the check finds no
 	// attempt to judge.
 	Memory *MemoryRequest `json:"memory,omitempty"`
+	// SkipCanaries makes the probe neither scan its places nor plant canaries in them: the
+	// phase sending it judges something else (the S3 phase judges S3 calls made within the
+	// function's timeout) and must not pay for a scan whose cost grows with whatever state a
+	// faulty target lets pile up (a session keyring shared by every environment makes every
+	// read of /proc/keys slow). A probe too old to know the field scans and plants as always.
+	SkipCanaries bool `json:"skipCanaries,omitempty"`
 }
 
 // Inbox is an environment's network inbox: a TCP listener, a UDP socket and an abstract unix

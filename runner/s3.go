@@ -204,6 +204,7 @@ func RunS3(ctx context.Context, inv Invoker, opts S3Options) (*S3Observations, e
 func invokeS3(ctx context.Context, inv Invoker, opts S3Options, ob *Observation, req probes.S3Request) {
 	payload, err := json.Marshal(probes.Event{
 		Schema: probes.SchemaVersion, RunID: opts.RunID, Tenant: ob.Tenant, Seq: ob.Seq, S3: &req,
+		SkipCanaries: true, // the S3 calls get the function's whole timeout
 	})
 	if err != nil {
 		ob.Err = fmt.Sprintf("encode event: %v", err)
