@@ -15,16 +15,21 @@ type sinkKey struct {
 
 // arrivals is the book every async channel keeps of the reports it has received. The first
 // report of an invocation answers the runner's wait; later ones (Lambda retrying a failed Event
-// invocation) are counted, not kept. A report must carry the token its invocation was given
+// invocation) are kept too, in order, for the check on where retries run. A report must carry the token its invocation was given
 // (expect): one that does not is dropped and counted, so a function cannot answer for an
 // invocation of another tenant. It has no lock of its own: the channel that owns it guards it
 // with the lock that also guards the channel's other state.
 type arrivals struct {
 	m       map[sinkKey]*arrival
 	dropped int
+	// again is closed, and replaced, whenever a repeat delivery is kept, so a wait for retries
+	// wakes on each one.
+	again chan struct{}
 }
 
-func newArrivals() arrivals { return arrivals{m: map[sinkKey]*arrival{}} }
+func newArrivals() arrivals {
+	return arrivals{m: map[sinkKey]*arrival{}, again: make(chan struct{})}
+}
 
 type arrival struct {
 	arrived chan struct{} // closed when rep or logErr is set
@@ -32,6 +37,8 @@ type arrival struct {
 	// logErr is what a probe wrote instead of a report it could not deliver.
 	logErr *probes.ReportLogError
 	dups   int
+	// repeats are the reports of later deliveries (retries), kept with a report only.
+	repeats []*probes.Report
 	// token is the secret the invocation was given ("" when the caller gave none); got is the
 	// one the kept delivery carried.
 	token, got string
@@ -82,6 +89,11 @@ func (a *arrivals) record(k sinkKey, token string, rep *probes.Report, logErr *p
 	}
 	if e.rep != nil || e.logErr != nil {
 		e.dups++
+		if rep != nil {
+			e.repeats = append(e.repeats, rep)
+			close(a.again)
+			a.again = make(chan struct{})
+		}
 		return deliveredAgain
 	}
 	e.rep, e.logErr, e.got = rep, logErr, token
@@ -111,4 +123,16 @@ func (e *arrival) result() (*probes.Report, error) {
 		return nil, fmt.Errorf("%w: %s", ErrAsyncReportMissing, e.logErr)
 	}
 	return e.rep, nil
+}
+
+// repeatsOf returns the repeat reports of each of seqs of run runID, and a channel closed at the
+// next repeat delivery.
+func (a *arrivals) repeatsOf(runID string, seqs []int64) (map[int64][]*probes.Report, <-chan struct{}) {
+	out := make(map[int64][]*probes.Report, len(seqs))
+	for _, seq := range seqs {
+		if e := a.m[sinkKey{runID, seq}]; e != nil && len(e.repeats) > 0 {
+			out[seq] = append([]*probes.Report(nil), e.repeats...)
+		}
+	}
+	return out, a.again
 }

@@ -23,6 +23,13 @@ type Defaults struct {
 	// through the loopback sink and through CloudWatch Logs (which makes lines searchable
 	// seconds after they are written).
 	AsyncReportSink, AsyncReportLogs time.Duration
+	// AsyncRetryWait bounds the wait, after the errors schedule, for the retries of failed Event
+	// invocations on a target that does not say when it retries: Lambda retries after about one
+	// and then two more minutes. The wait ends as soon as every retry has arrived.
+	AsyncRetryWait time.Duration
+	// AsyncRetries is how many retries the runner expects of a failed Event invocation:
+	// Lambda's default MaximumRetryAttempts.
+	AsyncRetries int
 	// Deploy bounds deploying the probe and waiting until it is Active.
 	Deploy time.Duration
 	// LogsWait and LogsWaitAWS bound the wait for log ingestion before the logs area is judged;
@@ -56,6 +63,8 @@ func DefaultSettings() Defaults {
 		Phase:           2 * time.Minute,
 		AsyncReportSink: 10 * time.Second,
 		AsyncReportLogs: 60 * time.Second,
+		AsyncRetryWait:  4 * time.Minute,
+		AsyncRetries:    2,
 		Deploy:          5 * time.Minute,
 		LogsWait:        10 * time.Second,
 		LogsWaitAWS:     90 * time.Second,

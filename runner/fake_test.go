@@ -94,13 +94,18 @@ func (f *fakeTarget) Invoke(ctx context.Context, req InvokeRequest) (InvokeRespo
 			return InvokeResponse{}, ctx.Err()
 		}
 	}
-	switch ev.Action {
-	case probes.ActionError:
+	// An Event invocation told to fail posts its report, fails, and is retried twice, as
+	// Lambda does: three posts of one report.
+	posts := 1
+	switch {
+	case req.Async && ev.Action == probes.ActionError:
+		posts = 3
+	case ev.Action == probes.ActionError:
 		f.release(req.Tenant, env)
 		return fnError("errorString", "planned error"), nil
-	case probes.ActionCrash:
+	case ev.Action == probes.ActionCrash:
 		return fnError("Runtime.ExitError", "exit status 3"), nil
-	case probes.ActionTimeout:
+	case ev.Action == probes.ActionTimeout:
 		return fnError("Sandbox.Timedout", "Task timed out"), nil
 	}
 	if req.Async {
@@ -126,9 +131,11 @@ func (f *fakeTarget) Invoke(ctx context.Context, req InvokeRequest) (InvokeRespo
 			if ev.ReportURL == "" {
 				return
 			}
-			resp, err := f.client.Post(ev.ReportURL, "application/json", bytes.NewReader(body))
-			if err == nil {
-				resp.Body.Close()
+			for range posts {
+				resp, err := f.client.Post(ev.ReportURL, "application/json", bytes.NewReader(body))
+				if err == nil {
+					resp.Body.Close()
+				}
 			}
 		}()
 		return InvokeResponse{StatusCode: http.StatusAccepted}, nil

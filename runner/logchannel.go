@@ -133,6 +133,10 @@ func (c sinkChannel) prepare(ev *probes.Event) {
 
 func (c sinkChannel) dropped() int { return c.s.Dropped() }
 
+func (c sinkChannel) retries(ctx context.Context, runID string, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
+	return c.s.retries(ctx, runID, want, timeout)
+}
+
 // newReportToken returns a fresh secret for one invocation's report.
 func newReportToken() string {
 	b := make([]byte, 16)

@@ -80,6 +80,23 @@ type Observation struct {
 	// Report is the probe's report, nil when the invocation produced none (error, crash, lost
 	// async report).
 	Report *probes.Report `json:"report,omitempty"`
+	// AsyncRetries are the reports of the target's retries of a failed Event invocation, in
+	// arrival order: each attempt ran the same event, with the same request ID and tenant.
+	AsyncRetries []*probes.Report `json:"asyncRetries,omitempty"`
+}
+
+// AsyncRetries says how the runner collected the retries of the run's failed Event
+// invocations.
+type AsyncRetries struct {
+	// Failed is the number of Event invocations told to fail whose first report arrived.
+	Failed int `json:"failed"`
+	// Expected is the retries each should get (Lambda's default MaximumRetryAttempts).
+	Expected int `json:"expected"`
+	// Received counts the retry reports that arrived within Waited.
+	Received int           `json:"received"`
+	Waited   time.Duration `json:"waitedNs"`
+	// NotCollected, when set, says why retries were not collected at all.
+	NotCollected string `json:"notCollected,omitempty"`
 }
 
 // TargetInfo describes the target as far as the runner could learn it.
@@ -95,6 +112,9 @@ type TargetInfo struct {
 	// not. A report that came through the logs channel arrived seconds late, so the runner
 	// counted its environment busy for longer (fewer opportunities).
 	AsyncChannel string `json:"asyncChannel,omitempty"`
+	// AsyncRetries says how the retries of failed Event invocations were collected; nil when
+	// the run made none.
+	AsyncRetries *AsyncRetries `json:"asyncRetries,omitempty"`
 	// MemoryAllowanceMB is how far past MemorySize the resources schedule's probe was told the
 	// memory limit lies (Options.MemoryAllowanceMB, at most MaxMemoryAllowanceMB).
 	MemoryAllowanceMB int `json:"memoryAllowanceMb,omitempty"`
@@ -114,6 +134,9 @@ type Isolation struct {
 	// Limits are the per-environment limits the target says are in force; nil when it says
 	// nothing about them.
 	Limits *Limits `json:"limits,omitempty"`
+	// AsyncRetryDelaysMs are the waits before each retry of a failed Event invocation, when
+	// the target says (the built-in target's are shortened from Lambda's minutes).
+	AsyncRetryDelaysMs []int64 `json:"asyncRetryDelaysMs,omitempty"`
 }
 
 // Limits are a target's declared per-environment limits.

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tenantcheck/tenantcheck/probes"
 )
 
 // RecordVersion is the version of the observations file (docs/OBSERVATIONS.md). A reader
@@ -49,12 +51,23 @@ type recordLine struct {
 	Run        *RunInfo              `json:"run,omitempty"`
 	Begin      *Observations         `json:"begin,omitempty"`
 	Invocation *Observation          `json:"invocation,omitempty"`
+	Retries    *recordRetries        `json:"retries,omitempty"`
 	Contract   *ContractObservations `json:"contract,omitempty"`
 	Logs       *LogsObservation      `json:"logs,omitempty"`
 	S3         *S3Observations       `json:"s3,omitempty"`
 	Target     *TargetInfo           `json:"target,omitempty"`
 	Gap        *Gap                  `json:"gap,omitempty"`
 	End        *recordEnd            `json:"end,omitempty"`
+}
+
+// recordRetries are the reports of the retries of one failed Event invocation, collected after
+// the errors schedule (its invocation line was written before they arrived); the last retries
+// line of a run carries only Summary, so a run cut short later still says how they were
+// collected.
+type recordRetries struct {
+	Seq     int64            `json:"seq,omitempty"`
+	Reports []*probes.Report `json:"reports,omitempty"`
+	Summary *AsyncRetries    `json:"summary,omitempty"`
 }
 
 // recordEnd closes a record: its presence says the run finished writing.
@@ -73,6 +86,7 @@ const (
 	kindHeader     = "header"
 	kindBegin      = "begin"
 	kindInvocation = "invocation"
+	kindRetries    = "retries"
 	kindContract   = "contract"
 	kindLogs       = "logs"
 	kindS3         = "s3"
@@ -150,6 +164,22 @@ func (r *Record) invocation(ob *Observation) {
 	}
 	c := *ob
 	r.write(recordLine{Kind: kindInvocation, Invocation: &c})
+}
+
+// retries records the retry reports of invocation seq.
+func (r *Record) retries(seq int64, reps []*probes.Report) {
+	if r == nil {
+		return
+	}
+	r.write(recordLine{Kind: kindRetries, Retries: &recordRetries{Seq: seq, Reports: reps}})
+}
+
+// retrySummary records how the retries were collected, after the last retries line.
+func (r *Record) retrySummary(info *AsyncRetries) {
+	if r == nil || info == nil {
+		return
+	}
+	r.write(recordLine{Kind: kindRetries, Retries: &recordRetries{Summary: info}})
 }
 
 // Contract records the contract phase's result.
@@ -231,6 +261,8 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 	rec := &Recorded{}
 	var obs *Observations
 	var pending []Observation
+	retried := map[int64][]*probes.Report{}
+	var retrySummary *AsyncRetries
 	var gaps []Gap
 	var contract *ContractObservations
 	var logs *LogsObservation
@@ -268,6 +300,14 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 				return nil, fmt.Errorf("observations file line %d: invocation line without its observation", lineNo)
 			}
 			pending = append(pending, *line.Invocation)
+		case kindRetries:
+			switch r := line.Retries; {
+			case r == nil:
+			case r.Summary != nil:
+				retrySummary = r.Summary
+			default:
+				retried[r.Seq] = r.Reports
+			}
 		case kindContract:
 			contract = line.Contract
 		case kindLogs:
@@ -305,10 +345,18 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 	}
 	// Invocations are written as they finish; the run numbered them as it issued them.
 	slices.SortFunc(pending, func(a, b Observation) int { return int(a.Seq - b.Seq) })
+	for i := range pending {
+		if r, ok := retried[pending[i].Seq]; ok {
+			pending[i].AsyncRetries = r
+		}
+	}
 	obs.Items = pending
 	obs.Contract, obs.Logs, obs.S3 = contract, logs, s3
 	if target != nil {
 		obs.Target = *target
+	}
+	if obs.Target.AsyncRetries == nil {
+		obs.Target.AsyncRetries = retrySummary // the run stopped before its target line
 	}
 	obs.Incomplete = append(obs.Incomplete, gaps...)
 	if !rec.Complete {

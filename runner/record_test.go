@@ -21,6 +21,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, seq := range []int64{2, 1, 3} { // finish order, not issue order
 		rec.invocation(&Observation{Seq: seq, Tenant: "a", Opportunity: seq != 1, Report: &probes.Report{Schema: probes.SchemaVersion, EnvID: "e"}})
 	}
+	rec.retries(2, []*probes.Report{{EnvID: "retry-1"}, {EnvID: "retry-2"}})
 	rec.Contract(&ContractObservations{NotRun: "not here"})
 	rec.Logs(&LogsObservation{Group: "/aws/lambda/f"})
 	rec.S3(SkippedS3("no backend"))
@@ -46,6 +47,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Errorf("run identity %+v", o)
 	case len(o.Items) != 3 || o.Items[0].Seq != 1 || o.Items[2].Seq != 3 || o.Items[1].Report == nil:
 		t.Errorf("items %+v, want seqs 1..3 in order with reports", o.Items)
+	case len(o.Items[1].AsyncRetries) != 2 || o.Items[1].AsyncRetries[1].EnvID != "retry-2" || o.Items[0].AsyncRetries != nil:
+		t.Errorf("retries of seq 2: %+v", o.Items[1].AsyncRetries)
 	case o.Contract == nil || o.Logs == nil || o.S3 == nil || o.S3.Skipped != "no backend":
 		t.Errorf("phases: contract %v logs %v s3 %v", o.Contract, o.Logs, o.S3)
 	case o.Target.Isolation == nil || o.Target.Isolation.Level != "full":
@@ -65,6 +68,9 @@ func TestReadRecordCutShort(t *testing.T) {
 	rec.invocation(&Observation{Seq: 2, Tenant: "b", Opportunity: true})
 	whole := buf.String()
 	cut := whole[:len(whole)-10]
+	rec.retries(2, []*probes.Report{{EnvID: "retry"}})
+	rec.retrySummary(&AsyncRetries{Failed: 1, Expected: 2, Received: 1})
+	retried := buf.String() // stopped after the retries, before the target line
 	tests := []struct {
 		name  string
 		input string
@@ -73,6 +79,7 @@ func TestReadRecordCutShort(t *testing.T) {
 	}{
 		{"no end line", whole, 2, "no end line"},
 		{"half-written last line", cut, 1, "half-written"},
+		{"after the retries", retried, 2, "no end line"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,6 +92,11 @@ func TestReadRecordCutShort(t *testing.T) {
 			}
 			if len(got.Obs.Incomplete) != 1 || !strings.Contains(got.Obs.Incomplete[0].Reason, tc.why) || got.Obs.Incomplete[0].Area != "" {
 				t.Errorf("gaps %+v, want one for every area saying %q", got.Obs.Incomplete, tc.why)
+			}
+			if tc.input == retried {
+				if r := got.Obs.Target.AsyncRetries; r == nil || r.Received != 1 || len(got.Obs.Items[1].AsyncRetries) != 1 {
+					t.Errorf("retry summary %+v, retries of seq 2 %+v: want the summary and one retry", r, got.Obs.Items[1].AsyncRetries)
+				}
 			}
 		})
 	}

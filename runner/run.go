@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -26,6 +27,11 @@ type Timeouts struct {
 	// Default 10s with the sink, 60s with the logs channel (CloudWatch makes lines searchable
 	// seconds after they are written).
 	AsyncReport time.Duration
+	// AsyncRetry bounds the wait, after the errors schedule, for the retries of the run's failed
+	// Event invocations; it ends as soon as every expected retry arrived. Default
+	// Defaults.AsyncRetryWait; a caller that knows the target's retry delays (the built-in
+	// target publishes them) sets their sum plus AsyncReport.
+	AsyncRetry time.Duration
 }
 
 // Options select what Run does. The zero value of every field but Function has a sane default.
@@ -83,6 +89,21 @@ type Options struct {
 	// Record, when set, receives the run's identity and every invocation as it finishes
 	// (run --observations), so a run that breaks half-way leaves what it saw.
 	Record *Record
+	// IgnoreAsyncRetries skips waiting for and collecting the retries of failed Event
+	// invocations, for a caller that does not judge them (TI-API-013 deselected).
+	IgnoreAsyncRetries bool
+	// AsyncRetries is how many retries of each failed Event invocation the function's event
+	// invoke config asks for (MaximumRetryAttempts); 0 means Lambda's default,
+	// Defaults.AsyncRetries. A function configured for none sets NoAsyncRetries instead.
+	AsyncRetries int
+	// NoAsyncRetries, when set, says why the target will not retry a failed Event invocation
+	// (its event invoke config allows none): the runner waits for nothing and TI-API-013 SKIPs
+	// with this reason.
+	NoAsyncRetries string
+	// Log receives a line for each long wait the runner makes outside the schedules (the wait
+	// for async retries can take minutes on AWS), so a user sees why nothing moves; nil is
+	// silent.
+	Log io.Writer
 }
 
 // withDefaults fills every zero field from DefaultSettings. Run and Plan each apply it exactly
@@ -111,6 +132,12 @@ func (o Options) withDefaults() Options {
 	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.Timeouts.AsyncReport <= 0 {
 		o.Timeouts.AsyncReport = d.asyncReportTimeout(o.AsyncChannel)
+	}
+	if o.Timeouts.AsyncRetry <= 0 {
+		o.Timeouts.AsyncRetry = d.AsyncRetryWait
+	}
+	if o.AsyncRetries <= 0 {
+		o.AsyncRetries = d.AsyncRetries
 	}
 	if o.ErrorRate == 0 {
 		o.ErrorRate = d.ErrorRate
@@ -225,6 +252,13 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if ph.Schedule == ScheduleErrors && !opts.IgnoreAsyncRetries {
+			// Retries are waited for before the next schedule, so on a target whose delays
+			// are short they never run into it (the resources schedule times its tenants'
+			// idle environments). Lambda's come minutes later: with the logs channel they are
+			// not waited for, and run during the schedules and phases that follow.
+			obs.Target.AsyncRetries = e.collectRetries(ctx, e.items[:e.issued])
 		}
 	}
 	opts.Progress.Done()
@@ -474,4 +508,53 @@ func errorType(payload []byte) string {
 		return ""
 	}
 	return doc.ErrorType
+}
+
+// retryCollector is an async channel that keeps the reports of retried Event invocations.
+type retryCollector interface {
+	retries(ctx context.Context, runID string, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report
+}
+
+// collectRetries waits for the retries of the run's failed Event invocations (those told to
+// fail whose first report arrived) and keeps each retry's report on its observation. It says
+// what it did for the check on where retries run; nil when the run made no such invocation.
+func (e *executor) collectRetries(ctx context.Context, items []Observation) *AsyncRetries {
+	want := map[int64]int{}
+	for _, it := range items {
+		if it.Async && it.Action == probes.ActionError && it.Report != nil {
+			want[it.Seq] = e.opts.AsyncRetries
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	info := &AsyncRetries{Failed: len(want), Expected: e.opts.AsyncRetries}
+	defer func() { e.opts.Record.retrySummary(info) }()
+	rc, ok := e.async.(retryCollector)
+	switch {
+	case e.opts.NoAsyncRetries != "":
+		info.Expected, info.NotCollected = 0, e.opts.NoAsyncRetries
+		return info
+	case !ok:
+		info.NotCollected = "the " + e.opts.AsyncChannel + " channel does not collect retried reports; only the loopback sink does"
+		return info
+	}
+	if e.opts.Log != nil {
+		fmt.Fprintf(e.opts.Log, "waiting up to %s for %d retries of %d failed Event invocations (TI-API-013; --async-retry-wait)\n",
+			e.opts.Timeouts.AsyncRetry, len(want)*e.opts.AsyncRetries, len(want))
+	}
+	start := time.Now()
+	got := rc.retries(ctx, e.runID, want, e.opts.Timeouts.AsyncRetry)
+	info.Waited = time.Since(start)
+	for i := range items {
+		if r := got[items[i].Seq]; len(r) > 0 {
+			items[i].AsyncRetries = r
+			info.Received += len(r)
+			e.opts.Record.retries(items[i].Seq, r)
+		}
+	}
+	if e.opts.Log != nil {
+		fmt.Fprintf(e.opts.Log, "%d of %d retries arrived in %s\n", info.Received, len(want)*e.opts.AsyncRetries, info.Waited.Round(time.Millisecond))
+	}
+	return info
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,10 @@ func TestRunAllSchedules(t *testing.T) {
 		switch {
 		case ob.Err != "":
 			t.Errorf("seq %d: unexpected error %s", ob.Seq, ob.Err)
+		case ob.Async && ob.Action == probes.ActionError:
+			if ob.Report == nil || len(ob.AsyncRetries) != 2 {
+				t.Errorf("seq %d: failed Event invocation with report %v and %d retries, want a report and 2", ob.Seq, ob.Report != nil, len(ob.AsyncRetries))
+			}
 		case ob.Action != probes.ActionNone:
 			want := map[probes.Action]string{probes.ActionError: "errorString", probes.ActionCrash: "Runtime.ExitError", probes.ActionTimeout: "Sandbox.Timedout"}[ob.Action]
 			if ob.FunctionError != "Unhandled" || ob.ErrorType != want || ob.Report != nil {
@@ -304,5 +309,82 @@ func TestRunRejects(t *testing.T) {
 		if _, err := Run(context.Background(), tt.inv, tt.opts); err == nil {
 			t.Errorf("%s: Run succeeded", tt.name)
 		}
+	}
+}
+
+// fakeRetries is an async channel that hands back a fixed set of retried reports.
+type fakeRetries struct {
+	asyncChannel
+	got  map[int64][]*probes.Report
+	want map[int64]int // what the runner asked for
+}
+
+func (f *fakeRetries) retries(_ context.Context, _ string, want map[int64]int, _ time.Duration) map[int64][]*probes.Report {
+	f.want = want
+	return f.got
+}
+
+// TestCollectRetries: the runner asks for as many retries as the function's event invoke config
+// allows, of each failed Event invocation whose first report came, keeps them on their
+// observations, and says how it collected them, in the record too (a run cut short later still
+// has the summary).
+func TestCollectRetries(t *testing.T) {
+	items := func() []Observation {
+		return []Observation{
+			{Seq: 1, Async: true, Action: probes.ActionError, Report: &probes.Report{EnvID: "a"}},
+			{Seq: 2, Async: true, Action: probes.ActionError}, // its report never came: no retries expected
+			{Seq: 3, Action: probes.ActionError},              // synchronous: never retried
+			{Seq: 4, Async: true, Action: probes.ActionError, Report: &probes.Report{EnvID: "b"}},
+		}
+	}
+	retried := map[int64][]*probes.Report{1: {{EnvID: "a"}}}
+	tests := []struct {
+		name      string
+		opts      Options
+		channel   asyncChannel
+		wantAsked map[int64]int
+		want      AsyncRetries
+	}{
+		{"default two retries", Options{}, &fakeRetries{got: retried}, map[int64]int{1: 2, 4: 2},
+			AsyncRetries{Failed: 2, Expected: 2, Received: 1}},
+		{"configured one retry", Options{AsyncRetries: 1}, &fakeRetries{got: retried}, map[int64]int{1: 1, 4: 1},
+			AsyncRetries{Failed: 2, Expected: 1, Received: 1}},
+		{"configured none", Options{NoAsyncRetries: "MaximumRetryAttempts is 0"}, &fakeRetries{got: retried}, nil,
+			AsyncRetries{Failed: 2, NotCollected: "MaximumRetryAttempts is 0"}},
+		{"channel without retries", Options{AsyncChannel: AsyncChannelLogs}, nil, nil,
+			AsyncRetries{Failed: 2, Expected: 2, NotCollected: "the logs channel does not collect retried reports; only the loopback sink does"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf strings.Builder
+			rec := NewRecord(&buf, RunInfo{})
+			tt.opts.Function, tt.opts.Record = "f", rec
+			e := &executor{opts: tt.opts.withDefaults(), async: tt.channel}
+			its := items()
+			info := e.collectRetries(t.Context(), its)
+			if info == nil {
+				t.Fatal("no summary")
+			}
+			info.Waited = 0
+			if *info != tt.want {
+				t.Errorf("summary %+v, want %+v", *info, tt.want)
+			}
+			if f, ok := tt.channel.(*fakeRetries); ok && tt.wantAsked != nil && !maps.Equal(f.want, tt.wantAsked) {
+				t.Errorf("asked for %v, want %v", f.want, tt.wantAsked)
+			}
+			wantOn1 := 0
+			if tt.want.NotCollected == "" {
+				wantOn1 = 1
+			}
+			if len(its[0].AsyncRetries) != wantOn1 || its[3].AsyncRetries != nil {
+				t.Errorf("retries kept: seq 1 %d, seq 4 %d; want %d and 0", len(its[0].AsyncRetries), len(its[3].AsyncRetries), wantOn1)
+			}
+			if !strings.Contains(buf.String(), `"summary":{"failed":2`) {
+				t.Errorf("record lacks the retry summary:\n%s", buf.String())
+			}
+		})
+	}
+	if info := (&executor{opts: Options{}.withDefaults()}).collectRetries(t.Context(), items()[2:3]); info != nil {
+		t.Errorf("a run without failed Event invocations: summary %+v, want nil", info)
 	}
 }

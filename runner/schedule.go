@@ -277,9 +277,13 @@ func (p *planner) async() {
 
 // errors plays units of an error, crash or timeout for one tenant followed by normal
 // invocations of that tenant and of its twin, in a seeded order, so isolation checks see what
-// a target hands out right after it reset an environment.
+// a target hands out right after it reset an environment. The first two units fail an Event
+// invocation of a tenant and then of its twin, and every other error after them is an Event
+// invocation too: the target retries it while the units after it run, and
+// TI-API-013 judges where the retries ran.
 func (p *planner) errors() {
-	timeouts := 0
+	timeouts, errs := 0, 0
+	var firstT, firstTwin int
 	for len(p.steps) < p.n {
 		g := p.groups[p.rng.IntN(len(p.groups))]
 		k := p.rng.IntN(len(g))
@@ -292,10 +296,24 @@ func (p *planner) errors() {
 			actions = append(actions, probes.ActionTimeout)
 		}
 		act := actions[p.rng.IntN(len(actions))]
+		if errs < 2 {
+			// The first two units fail an Event invocation of a tenant and then of its twin,
+			// so even a short run sees two tenants' retries.
+			act = probes.ActionError
+			if errs == 0 {
+				firstT, firstTwin = t, twin
+			} else {
+				t, twin = firstTwin, firstT
+			}
+		}
 		if act == probes.ActionTimeout {
 			timeouts++
 		}
 		unit := []Step{{Tenant: t, Action: act}, {Tenant: t}, {Tenant: twin}}
+		if act == probes.ActionError {
+			unit[0].Async = errs < 2 || errs%2 == 0
+			errs++
+		}
 		if p.rng.IntN(2) == 0 {
 			unit[1], unit[2] = unit[2], unit[1]
 		}

@@ -52,7 +52,7 @@ func TestPlanCounts(t *testing.T) {
 					}
 					if s.Async {
 						async++
-						if ph.Schedule != ScheduleAsync || s.Action != probes.ActionNone {
+						if (ph.Schedule != ScheduleAsync || s.Action != probes.ActionNone) && (ph.Schedule != ScheduleErrors || s.Action != probes.ActionError) {
 							t.Errorf("%s: unexpected async step %+v", ph.Schedule, s)
 						}
 					}

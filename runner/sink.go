@@ -104,6 +104,36 @@ func (s *ReportSink) wait(ctx context.Context, runID string, seq int64, timeout 
 	}
 }
 
+// retries waits until every invocation of want (seq -> number of retries expected) has had that
+// many repeat reports, or until timeout, and returns the repeats that arrived.
+func (s *ReportSink) retries(ctx context.Context, runID string, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
+	seqs := make([]int64, 0, len(want))
+	for seq := range want {
+		seqs = append(seqs, seq)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		got, next := s.entries.repeatsOf(runID, seqs)
+		s.mu.Unlock()
+		done := true
+		for seq, n := range want {
+			done = done && len(got[seq]) >= n
+		}
+		if done {
+			return got
+		}
+		select {
+		case <-next:
+		case <-t.C:
+			return got
+		case <-ctx.Done():
+			return got
+		}
+	}
+}
+
 // Expect registers the token invocation (runID, seq) was given; only a report that carries
 // it is taken. An invocation never registered takes only reports without a token.
 func (s *ReportSink) Expect(runID string, seq int64, token string) {

@@ -180,3 +180,29 @@ func TestNewProgressQuietOffTerminal(t *testing.T) {
 		t.Error("progress bar drew nothing")
 	}
 }
+
+// TestReportSinkRetries: repeat deliveries of an invocation (the target's retries) are kept in
+// order, and a wait for them ends when the expected number arrived, or at its timeout with what
+// came.
+func TestReportSinkRetries(t *testing.T) {
+	s, err := NewReportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	postReport(t, s.ReportURL("r"), reportJSON(t, "r", 1, "env-a"))
+	got := make(chan map[int64][]*probes.Report, 1)
+	go func() { got <- s.retries(t.Context(), "r", map[int64]int{1: 2}, time.Minute) }()
+	postReport(t, s.ReportURL("r"), reportJSON(t, "r", 1, "env-b"))
+	postReport(t, s.ReportURL("r"), reportJSON(t, "r", 1, "env-c"))
+	r := <-got // returns on the second retry, long before the minute
+	if len(r[1]) != 2 || r[1][0].EnvID != "env-b" || r[1][1].EnvID != "env-c" {
+		t.Fatalf("retries %+v, want env-b then env-c", r[1])
+	}
+	if rep, ok := s.Wait("r", 1, time.Second); !ok || rep.EnvID != "env-a" {
+		t.Errorf("first report %+v, want env-a", rep)
+	}
+	if r := s.retries(t.Context(), "r", map[int64]int{2: 1}, time.Millisecond); len(r) != 0 {
+		t.Errorf("retries of an invocation that had none: %+v", r)
+	}
+}

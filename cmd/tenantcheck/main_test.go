@@ -183,6 +183,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"fault with endpoint", []string{"run", "--endpoint-url", "http://127.0.0.1:1", "--fault", "shared-pool"}, "built-in"},
 		{"bad endpoint", []string{"run", "--endpoint-url", "127.0.0.1:9300"}, "URL"},
 		{"bad fault rate", []string{"run", "--fault", "recycle", "--fault-rate", "2"}, "--fault-rate"},
+		{"negative retry wait", []string{"run", "--async-retry-wait", "-1s"}, "--async-retry-wait -1s: must not be negative"},
 		{"two wrong keys", []string{"run", "--fault", "key-fold,key-numeric"}, "give at most one"},
 		{"unknown flag", []string{"run", "--frobnicate"}, "frobnicate"},
 		{"unknown command", []string{"frobnicate"}, "frobnicate"},

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/tenantcheck/tenantcheck/fixtures/s3data"
 	"github.com/tenantcheck/tenantcheck/runner"
@@ -61,9 +67,18 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	ropts := s.f.runnerOptions(s.function, s.stderr)
 	ropts.AsyncChannel, ropts.Logs, ropts.LogGroup, ropts.Record = s.asyncChannel, s.logs, s.logGroup, s.record
 	ropts.Forwarder, ropts.FrontDoor = s.forwarder, s.frontDoor
-	if pre := s.tgt.declaredIsolation(ctx, s); pre != nil && pre.Limits != nil {
+	ropts.IgnoreAsyncRetries = !slices.ContainsFunc(s.checks, func(c suites.Check) bool { return c.ID == "TI-API-013" })
+	pre := s.tgt.declaredIsolation(ctx, s)
+	if pre != nil && pre.Limits != nil {
 		// The resources schedule's probe allocates past the limit the target declares.
 		ropts.MemoryAllowanceMB = pre.Limits.MemoryAllowanceMB
+	}
+	if !ropts.IgnoreAsyncRetries {
+		ropts.Log = prefixWriter{w: s.stderr}
+		ropts.AsyncRetries, ropts.NoAsyncRetries = s.eventRetries(ctx)
+		if pre != nil && ropts.Timeouts.AsyncRetry == 0 && len(pre.AsyncRetryDelaysMs) > 0 {
+			ropts.Timeouts.AsyncRetry = declaredRetryWait(pre.AsyncRetryDelaysMs, ropts.AsyncRetries, ropts.Timeouts.AsyncReport)
+		}
 	}
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
@@ -176,4 +191,49 @@ func pickTenants(obs *runner.Observations, seed int64) []string {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7333))
 	rng.Shuffle(len(fresh), func(i, j int) { fresh[i], fresh[j] = fresh[j], fresh[i] })
 	return fresh[:min(runner.DefaultSettings().S3Tenants, len(fresh))]
+}
+
+// declaredRetryWait is how long the retries of a failed Event invocation may take on a target
+// that declares its retry delays: the delays of the expected retries (0: Lambda's default two;
+// the last declared delay repeats), plus the time a report may take to arrive.
+func declaredRetryWait(delaysMs []int64, retries int, report time.Duration) time.Duration {
+	if report <= 0 {
+		report = runner.DefaultSettings().AsyncReportSink
+	}
+	if retries <= 0 {
+		retries = runner.DefaultSettings().AsyncRetries
+	}
+	var total time.Duration
+	for i := range retries {
+		total += time.Duration(delaysMs[min(i, len(delaysMs)-1)]) * time.Millisecond
+	}
+	return total + report
+}
+
+// eventRetries reads how many times the target retries a failed Event invocation of the
+// function under test (its event invoke config's MaximumRetryAttempts), so TI-API-013 waits for
+// as many as will come: 0 and "" mean Lambda's default (no config, or one that leaves the
+// attempts unset); a config that allows none returns the reason TI-API-013 SKIPs with. A target
+// that cannot say (an emulator without the API, a role without lambda:GetFunctionEventInvokeConfig)
+// gets Lambda's default, and the run says so.
+func (s *session) eventRetries(ctx context.Context) (int, string) {
+	in := &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String(s.function)}
+	if s.f.qualifier != "" {
+		in.Qualifier = aws.String(s.f.qualifier)
+	}
+	out, err := s.client.GetFunctionEventInvokeConfig(ctx, in)
+	var nf *lambdatypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return 0, ""
+	case err != nil:
+		s.logf("could not read the function's event invoke config, so TI-API-013 expects Lambda's default of %d retries: %v",
+			runner.DefaultSettings().AsyncRetries, err)
+		return 0, ""
+	case out.MaximumRetryAttempts == nil:
+		return 0, ""
+	case *out.MaximumRetryAttempts == 0:
+		return 0, "the function's event invoke config sets MaximumRetryAttempts to 0, so the target retries no failed Event invocation"
+	}
+	return int(*out.MaximumRetryAttempts), ""
 }

@@ -86,6 +86,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", d.Invoke, "timeout of one invocation, retries included")
 	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", d.Phase, "timeout of one schedule")
 	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 0, fmt.Sprintf("how long to wait for an Event invocation's report (default %s through the sink, %s through logs)", d.AsyncReportSink, d.AsyncReportLogs))
+	fl.DurationVar(&f.timeouts.AsyncRetry, "async-retry-wait", 0, fmt.Sprintf("how long to wait, after the errors schedule, for the target to retry the failed Event invocations (TI-API-013); ends when every retry arrived (default: the delays a target declares plus the report timeout, else %s: Lambda retries after about 1 and 2 minutes)", d.AsyncRetryWait))
 	fl.StringVar(&f.asyncChannel, "async-channel", "auto", "how Event invocations report back: sink (loopback HTTP; local targets), logs (CloudWatch Logs FilterLogEvents), none (async checks SKIP), or auto (sink on loopback, logs with --aws, none otherwise)")
 	fl.DurationVar(&f.deployTimout, "deploy-timeout", d.Deploy, "timeout for deploying the probe and waiting until it is Active")
 	fl.BoolVar(&f.useAWS, "aws", false, "test a real AWS account: deploy the probe stack, run, tear down (see docs/AWS.md)")
@@ -227,6 +228,9 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	}
 	if f.asyncChannel == runner.AsyncChannelSink && (f.useAWS || (f.endpoint != "" && !runner.IsLoopback(f.endpoint))) {
 		return usageError("--async-channel sink needs a target on this machine: the probe posts to 127.0.0.1; use logs")
+	}
+	if f.timeouts.AsyncRetry < 0 {
+		return usageError("--async-retry-wait %s: must not be negative", f.timeouts.AsyncRetry)
 	}
 	if f.timeouts.AsyncReport < 0 {
 		return usageError("--async-report-timeout %s: must not be negative", f.timeouts.AsyncReport)
