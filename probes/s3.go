@@ -100,12 +100,22 @@ func (r *S3Request) validate() error {
 // or prefix, PutObject of a fresh key, CopyObject from the target into the tenant's own data,
 // and DeleteObject of the key it tried to write. It returns every outcome; judging them is
 // the suites' job.
+//
+// The targets are tried at once, each on a goroutine of its own: their attempts are independent,
+// and the function's timeout (1 s by default) must hold every one of them on a loaded host too.
+// The attempts come back in target order, own data first.
 func RunS3(ctx context.Context, req *S3Request) []S3Attempt {
 	client := newS3Client(req)
-	var out []S3Attempt
 	targets := append([]S3Target{req.Own}, req.Others...)
+	per := make([][]S3Attempt, len(targets))
+	var wg sync.WaitGroup
 	for i, t := range targets {
-		out = append(out, s3Try(ctx, req, client, t, i == 0)...)
+		wg.Go(func() { per[i] = s3Try(ctx, req, client, t, i == 0) })
+	}
+	wg.Wait()
+	var out []S3Attempt
+	for _, a := range per {
+		out = append(out, a...)
 	}
 	return out
 }

@@ -282,10 +282,13 @@ func newNoRetryClient(c *lambda.Client) *lambda.Client {
 }
 
 type contractRun struct {
-	c, raw  *lambda.Client
-	inv     *LambdaInvoker
-	opts    ContractOptions
-	runID   string
+	c, raw *lambda.Client
+	inv    *LambdaInvoker
+	opts   ContractOptions
+	runID  string
+	// prefix names the phase in the functions it creates (tenantcheck-PREFIX-...); "" is
+	// "contract".
+	prefix  string
 	rng     *rand.Rand
 	reports asyncChannel // nil: Event invocations cannot report
 	seq     atomic.Int64 // invocations are concurrent in the batch and cap parts

@@ -31,13 +31,17 @@ import (
 func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) (string, error) {
 	dctx, cancel := context.WithTimeout(ctx, r.opts.DeployTimeout)
 	defer cancel()
-	name := "tenantcheck-contract-" + label + "-" + randBase32(r.rng, 8)
+	prefix := r.prefix
+	if prefix == "" {
+		prefix = "contract"
+	}
+	name := "tenantcheck-" + prefix + "-" + label + "-" + randBase32(r.rng, 8)
 	tags := map[string]string{"tenantcheck-run": r.runID}
 	maps.Copy(tags, r.opts.Tags)
 	in := probes.Function{
 		Name: name, Role: r.opts.Role, Zip: r.opts.Zip, Arch: r.opts.Arch, Timeout: r.opts.FunctionTimeout,
 		PerTenant: perTenant, LogGroup: r.opts.LogGroup, Tags: tags,
-		Description: "tenantcheck contract phase: deleted when the phase ends",
+		Description: "tenantcheck " + prefix + " phase: deleted when the phase ends",
 	}.CreateInput()
 	call := ContractCall{Op: "CreateFunction", Case: label, Function: name, Start: time.Now()}
 	out, err := r.c.CreateFunction(dctx, in)

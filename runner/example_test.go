@@ -29,6 +29,6 @@ func ExamplePlan() {
 	// burst     steps=30 concurrency=4 async=0
 	// random    steps=20 concurrency=4 async=0
 	// async     steps=10 concurrency=1 async=5
-	// errors    steps=10 concurrency=1 async=0
+	// errors    steps=10 concurrency=1 async=2
 	// resources steps=9 concurrency=1 async=0
 }

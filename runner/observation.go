@@ -169,6 +169,8 @@ type Observations struct {
 	// Contract holds the API contract phase (RunContract); nil when that phase was not run,
 	// so the contract checks can say so instead of judging nothing.
 	Contract *ContractObservations `json:"contract,omitempty"`
+	// Lifecycle holds the lifecycle phase (RunLifecycle); nil when that phase was not run.
+	Lifecycle *LifecycleObservations `json:"lifecycle,omitempty"`
 	// Logs is what the target's log group held for this run, read through the CloudWatch Logs
 	// API after the run (CollectLogs); nil when logs were not collected, so the log checks can
 	// say so instead of judging nothing.

@@ -48,16 +48,17 @@ type recordLine struct {
 	Kind    string `json:"kind"`
 	Version int    `json:"version,omitempty"`
 
-	Run        *RunInfo              `json:"run,omitempty"`
-	Begin      *Observations         `json:"begin,omitempty"`
-	Invocation *Observation          `json:"invocation,omitempty"`
-	Retries    *recordRetries        `json:"retries,omitempty"`
-	Contract   *ContractObservations `json:"contract,omitempty"`
-	Logs       *LogsObservation      `json:"logs,omitempty"`
-	S3         *S3Observations       `json:"s3,omitempty"`
-	Target     *TargetInfo           `json:"target,omitempty"`
-	Gap        *Gap                  `json:"gap,omitempty"`
-	End        *recordEnd            `json:"end,omitempty"`
+	Run        *RunInfo               `json:"run,omitempty"`
+	Begin      *Observations          `json:"begin,omitempty"`
+	Invocation *Observation           `json:"invocation,omitempty"`
+	Retries    *recordRetries         `json:"retries,omitempty"`
+	Contract   *ContractObservations  `json:"contract,omitempty"`
+	Lifecycle  *LifecycleObservations `json:"lifecycle,omitempty"`
+	Logs       *LogsObservation       `json:"logs,omitempty"`
+	S3         *S3Observations        `json:"s3,omitempty"`
+	Target     *TargetInfo            `json:"target,omitempty"`
+	Gap        *Gap                   `json:"gap,omitempty"`
+	End        *recordEnd             `json:"end,omitempty"`
 }
 
 // recordRetries are the reports of the retries of one failed Event invocation, collected after
@@ -88,6 +89,7 @@ const (
 	kindInvocation = "invocation"
 	kindRetries    = "retries"
 	kindContract   = "contract"
+	kindLifecycle  = "lifecycle"
 	kindLogs       = "logs"
 	kindS3         = "s3"
 	kindTarget     = "target"
@@ -182,6 +184,13 @@ func (r *Record) retrySummary(info *AsyncRetries) {
 	r.write(recordLine{Kind: kindRetries, Retries: &recordRetries{Summary: info}})
 }
 
+// Lifecycle records the lifecycle phase's result.
+func (r *Record) Lifecycle(l *LifecycleObservations) {
+	if l != nil {
+		r.write(recordLine{Kind: kindLifecycle, Lifecycle: l})
+	}
+}
+
 // Contract records the contract phase's result.
 func (r *Record) Contract(c *ContractObservations) {
 	if c != nil {
@@ -265,6 +274,7 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 	var retrySummary *AsyncRetries
 	var gaps []Gap
 	var contract *ContractObservations
+	var lifecycle *LifecycleObservations
 	var logs *LogsObservation
 	var s3 *S3Observations
 	var target *TargetInfo
@@ -310,6 +320,8 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 			}
 		case kindContract:
 			contract = line.Contract
+		case kindLifecycle:
+			lifecycle = line.Lifecycle
 		case kindLogs:
 			logs = line.Logs
 		case kindS3:
@@ -351,7 +363,7 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 		}
 	}
 	obs.Items = pending
-	obs.Contract, obs.Logs, obs.S3 = contract, logs, s3
+	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3 = contract, lifecycle, logs, s3
 	if target != nil {
 		obs.Target = *target
 	}

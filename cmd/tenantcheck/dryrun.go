@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
@@ -50,11 +51,21 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 	if areas[suites.AreaContract] {
 		if tp.contractSkip != "" {
 			fmt.Fprintf(w, "contract area: %s\n", tp.contractSkip)
-			return nil
+		} else {
+			fmt.Fprintln(w, "contract area: two more functions (one PER_TENANT, one ordinary) and a published version, deleted at the end")
+			if tp.contractNote != "" {
+				fmt.Fprintln(w, tp.contractNote)
+			}
 		}
-		fmt.Fprintln(w, "contract area: two more functions (one PER_TENANT, one ordinary) and a published version, deleted at the end")
-		if tp.contractNote != "" {
-			fmt.Fprintln(w, tp.contractNote)
+	}
+	if areas[suites.AreaLifecycle] {
+		if tp.contractSkip != "" {
+			fmt.Fprintf(w, "lifecycle area: %s\n", tp.contractSkip)
+		} else {
+			fmt.Fprintln(w, "lifecycle area: one more PER_TENANT function, updated twice (configuration, code) mid-traffic, deleted at the end")
+			if tp.contractNote != "" {
+				fmt.Fprintln(w, strings.Replace(tp.contractNote, "TI-API-010 will SKIP: the environment-cap probe runs", "TI-LIFE-003 will SKIP: the cap event runs", 1))
+			}
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -35,8 +36,10 @@ type session struct {
 	function        string
 	// role is the execution role of functions the contract phase creates.
 	role string
-	zip  []byte
-	arch string
+	// zipMu guards zip and arch: the contract and lifecycle phases ask for them at once.
+	zipMu sync.Mutex
+	zip   []byte
+	arch  string
 	// asyncChannel is how Event invocations report back (runner.AsyncChannel*); logs is the
 	// target's CloudWatch Logs client, for that channel and the logs area.
 	asyncChannel string
@@ -153,8 +156,10 @@ func (s *session) logsClient(ctx context.Context) (runner.LogsClient, error) {
 	return lc, nil
 }
 
-// probeZip packages the probe once for the deploy and the contract phase.
+// probeZip packages the probe once for the deploy and the phases that create functions.
 func (s *session) probeZip(ctx context.Context) ([]byte, string, error) {
+	s.zipMu.Lock()
+	defer s.zipMu.Unlock()
 	if s.zip == nil {
 		zip, arch, err := s.tgt.probeZip(ctx, s)
 		if err != nil {

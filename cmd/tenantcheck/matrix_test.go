@@ -21,6 +21,10 @@ type matrixRow struct {
 	owner   string // the "Injected in" cell, without a trailing parenthesis
 	verdict reports.Status
 	checks  []string
+	// maybe are checks marked "?" in the row: they catch the fault in some runs only (it
+	// depends on which environments the schedules' timing happens to pair up), so they may
+	// show the row's verdict or PASS, nothing else.
+	maybe []string
 }
 
 var faultCell = regexp.MustCompile("^`([a-z0-9-]+)`$")
@@ -56,7 +60,12 @@ func readMatrix(t *testing.T) []matrixRow {
 		owner, _, _ := strings.Cut(cells[1], "(")
 		row := matrixRow{fault: m[1], owner: strings.TrimSpace(owner), verdict: reports.Status(strings.TrimSpace(cells[3]))}
 		for _, id := range strings.Split(cells[4], ",") {
-			row.checks = append(row.checks, strings.TrimSpace(id))
+			id = strings.TrimSpace(id)
+			if strings.HasSuffix(id, "?") {
+				row.maybe = append(row.maybe, strings.TrimSuffix(id, "?"))
+				continue
+			}
+			row.checks = append(row.checks, id)
 		}
 		sort.Strings(row.checks)
 		rows = append(rows, row)
@@ -129,7 +138,9 @@ func TestFaultMatrix(t *testing.T) {
 				if c.Status == reports.Pass {
 					continue
 				}
-				notPass = append(notPass, c.ID)
+				if !slices.Contains(row.maybe, c.ID) {
+					notPass = append(notPass, c.ID)
+				}
 				wantStatus := row.verdict
 				if c.Level == reports.Should && row.verdict != reports.Inconclusive {
 					wantStatus = reports.Warn // a SHOULD check that fails warns; one that cannot judge stays INCONCLUSIVE

@@ -27,9 +27,11 @@ type phaseResults struct {
 	// observed still in isolation.
 	runErr   error
 	contract *runner.ContractObservations
-	logs     *runner.LogsObservation
-	s3       *runner.S3Observations
-	declared *runner.Isolation
+	// lifecycle is the lifecycle phase's record; nil when its area was not selected.
+	lifecycle *runner.LifecycleObservations
+	logs      *runner.LogsObservation
+	s3        *runner.S3Observations
+	declared  *runner.Isolation
 }
 
 // assemble is the one place the run's record is put together from its phases' results.
@@ -37,7 +39,7 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 	obs := r.isolation
 	obs.Target.Endpoint = label
 	obs.Target.Isolation = r.declared
-	obs.Contract, obs.Logs, obs.S3 = r.contract, r.logs, r.s3
+	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3 = r.contract, r.lifecycle, r.logs, r.s3
 	if r.runErr != nil {
 		// errors.Join puts one schedule's error per line; a report's reason is one line.
 		why := strings.ReplaceAll(r.runErr.Error(), "\n", "; ")
@@ -46,8 +48,9 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 	return obs
 }
 
-// runPhases runs every phase the selected checks need. The contract phase works on functions of
-// its own, so it runs beside the isolation schedules; logs and s3 need the schedules' record.
+// runPhases runs every phase the selected checks need. The contract and lifecycle phases work on
+// functions of their own, so they run beside the isolation schedules; logs and s3 need the
+// schedules' record.
 func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResults {
 	res := &phaseResults{}
 	if s.wants(suites.AreaS3) {
@@ -61,6 +64,16 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 			co := s.runContract(ctx)
 			s.logf("contract phase done in %s", time.Since(t0).Round(time.Millisecond))
 			contract <- co
+		}()
+	}
+	var lifecycle chan *runner.LifecycleObservations
+	if s.wants(suites.AreaLifecycle) {
+		lifecycle = make(chan *runner.LifecycleObservations, 1)
+		go func() {
+			t0 := time.Now()
+			lo := s.runLifecycle(ctx)
+			s.logf("lifecycle phase done in %s", time.Since(t0).Round(time.Millisecond))
+			lifecycle <- lo
 		}()
 	}
 
@@ -82,10 +95,14 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	}
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
+	// Always collected, even after a failed run: the phases delete their functions on return.
 	if contract != nil {
-		// Always collected, even after a failed run: the phase deletes its functions on return.
 		res.contract = <-contract
 		s.record.Contract(res.contract)
+	}
+	if lifecycle != nil {
+		res.lifecycle = <-lifecycle
+		s.record.Lifecycle(res.lifecycle)
 	}
 	if res.isolation == nil {
 		return res
@@ -106,6 +123,48 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 }
 
 func (s *session) runContract(ctx context.Context) *runner.ContractObservations {
+	opts, skip := s.ownPhaseOptions()
+	if skip != "" {
+		s.logf("warning: contract phase skipped: %s", skip)
+		return runner.SkippedContract(skip)
+	}
+	zip, arch, err := s.probeZip(ctx)
+	if err != nil {
+		s.logf("warning: contract phase: %v", err)
+		return nil
+	}
+	opts.Zip, opts.Arch = zip, arch
+	o, err := runner.RunContract(ctx, s.client, opts)
+	if err != nil {
+		s.logf("warning: contract phase: %v", err)
+	}
+	return o
+}
+
+// runLifecycle runs the lifecycle phase on a function of its own, configured as the contract
+// phase is (the same target hooks: role, tags, cap, hold).
+func (s *session) runLifecycle(ctx context.Context) *runner.LifecycleObservations {
+	opts, skip := s.ownPhaseOptions()
+	if skip != "" {
+		s.logf("warning: lifecycle phase skipped: %s", skip)
+		return runner.SkippedLifecycle(skip)
+	}
+	zip, arch, err := s.probeZip(ctx)
+	if err != nil {
+		s.logf("warning: lifecycle phase: %v", err)
+		return runner.SkippedLifecycle(err.Error())
+	}
+	opts.Zip, opts.Arch = zip, arch
+	o, err := runner.RunLifecycle(ctx, s.client, opts)
+	if err != nil {
+		s.logf("warning: lifecycle phase: %v", err)
+	}
+	return o
+}
+
+// ownPhaseOptions configures the phases that create functions of their own; skip says why they
+// cannot run on this target.
+func (s *session) ownPhaseOptions() (runner.ContractOptions, string) {
 	opts := runner.ContractOptions{
 		Role:         s.role,
 		Function:     s.function,
@@ -122,21 +181,8 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 		AsyncReportTimeout: s.f.timeouts.AsyncReport,
 		Forwarder:          s.forwarder,
 	}
-	if skip := s.tgt.contract(s, &opts); skip != "" {
-		s.logf("warning: contract phase skipped: %s", skip)
-		return runner.SkippedContract(skip)
-	}
-	zip, arch, err := s.probeZip(ctx)
-	if err != nil {
-		s.logf("warning: contract phase: %v", err)
-		return nil
-	}
-	opts.Zip, opts.Arch = zip, arch
-	o, err := runner.RunContract(ctx, s.client, opts)
-	if err != nil {
-		s.logf("warning: contract phase: %v", err)
-	}
-	return o
+	skip := s.tgt.contract(s, &opts)
+	return opts, skip
 }
 
 func (s *session) readLogs(ctx context.Context, obs *runner.Observations) *runner.LogsObservation {
