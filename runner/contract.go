@@ -51,6 +51,14 @@ type ContractOptions struct {
 	// CapProbe is the target's environment cap per function. 0 skips the cap probe: the runner
 	// cannot learn a remote target's cap, and guessing would either miss it or cost a fortune.
 	CapProbe int
+	// IdleTimeout is how long the target lets an environment idle before destroying it, as it
+	// publishes it (Isolation.IdleTimeoutMs); 0 means unknown, and the lifecycle phase's quiet
+	// event is skipped. QuietMax bounds the quiet period that event waits (past IdleTimeout);
+	// 0 means 30s.
+	IdleTimeout, QuietMax time.Duration
+	// IdleTimeoutTag is the tag the target lets a function be created with to have an idle
+	// timeout of its own (Isolation.IdleTimeoutTag); "" when it offers none.
+	IdleTimeoutTag string
 	// CapExtra is how many invocations beyond CapProbe are sent at once. 0 means max(4, cap/8).
 	CapExtra int
 	// Hold is how long each cap-probe invocation keeps its environment busy. 0 means 3s.
@@ -82,6 +90,9 @@ func (o ContractOptions) withDefaults() ContractOptions {
 	}
 	if o.Hold <= 0 {
 		o.Hold = 3 * time.Second
+	}
+	if o.QuietMax <= 0 {
+		o.QuietMax = 30 * time.Second
 	}
 	if o.NewTenants <= 0 {
 		o.NewTenants = 6
@@ -210,29 +221,11 @@ const (
 // errors are seen as the target sent them. Everything it created is deleted before it returns,
 // on failure too. The returned observations are usable even with an error (partial phase).
 func RunContract(ctx context.Context, c *lambda.Client, opts ContractOptions) (obs *ContractObservations, err error) {
-	if c == nil {
-		return nil, errors.New("contract: nil lambda client")
-	}
-	if len(opts.Zip) == 0 {
-		return nil, errors.New("contract: no probe deployment package")
-	}
-	opts = opts.withDefaults()
-	if opts.Hold >= opts.FunctionTimeout {
-		return nil, fmt.Errorf("contract: hold %s must be shorter than the function timeout %s", opts.Hold, opts.FunctionTimeout)
-	}
-	runID, _, err := newRunIdentity()
+	r, err := newContractRun(c, opts, "contract", 0x636f6e7472616374)
 	if err != nil {
-		return nil, fmt.Errorf("contract: %w", err)
+		return nil, err
 	}
-	r := &contractRun{
-		c:     c,
-		raw:   newNoRetryClient(c),
-		opts:  opts,
-		runID: runID,
-		rng:   rand.New(rand.NewPCG(uint64(opts.Seed), 0x636f6e7472616374)),
-		obs:   &ContractObservations{Started: time.Now()},
-	}
-	r.inv = &LambdaInvoker{Client: r.raw}
+	opts = r.opts
 	defer func() {
 		r.obs.Elapsed = time.Since(r.obs.Started)
 		obs = r.obs
@@ -273,6 +266,33 @@ func RunContract(ctx context.Context, c *lambda.Client, opts ContractOptions) (o
 		return r.obs, fmt.Errorf("contract: stopped: %w", err)
 	}
 	return r.obs, nil
+}
+
+// newContractRun checks the options of a phase that creates functions of its own and sets up its
+// calls: prefix names the phase (in errors and in its functions' names), salt keeps its invented
+// tenant IDs apart from another phase's of the same seed.
+func newContractRun(c *lambda.Client, opts ContractOptions, prefix string, salt uint64) (*contractRun, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%s: nil lambda client", prefix)
+	}
+	if len(opts.Zip) == 0 {
+		return nil, fmt.Errorf("%s: no probe deployment package", prefix)
+	}
+	opts = opts.withDefaults()
+	if opts.Hold >= opts.FunctionTimeout {
+		return nil, fmt.Errorf("%s: hold %s must be shorter than the function timeout %s", prefix, opts.Hold, opts.FunctionTimeout)
+	}
+	runID, _, err := newRunIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	r := &contractRun{
+		c: c, raw: newNoRetryClient(c), opts: opts, runID: runID, prefix: prefix,
+		rng: rand.New(rand.NewPCG(uint64(opts.Seed), salt)),
+		obs: &ContractObservations{Started: time.Now()},
+	}
+	r.inv = &LambdaInvoker{Client: r.raw}
+	return r, nil
 }
 
 // newNoRetryClient is c with retries off: the contract checks must see each answer (a 429

@@ -26,9 +26,9 @@ import (
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
-// deploy creates one function of the phase, records the CreateFunction answer as an echo when
-// echo is set, and waits until it is Active.
-func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) (string, error) {
+// deploy creates one function of the phase, with extra tags besides the run's, records the
+// CreateFunction answer as an echo of a PER_TENANT function, and waits until it is Active.
+func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string, extra map[string]string) (string, error) {
 	dctx, cancel := context.WithTimeout(ctx, r.opts.DeployTimeout)
 	defer cancel()
 	prefix := r.prefix
@@ -38,6 +38,7 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string) 
 	name := "tenantcheck-" + prefix + "-" + label + "-" + randBase32(r.rng, 8)
 	tags := map[string]string{"tenantcheck-run": r.runID}
 	maps.Copy(tags, r.opts.Tags)
+	maps.Copy(tags, extra)
 	in := probes.Function{
 		Name: name, Role: r.opts.Role, Zip: r.opts.Zip, Arch: r.opts.Arch, Timeout: r.opts.FunctionTimeout,
 		PerTenant: perTenant, LogGroup: r.opts.LogGroup, Tags: tags,

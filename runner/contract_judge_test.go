@@ -42,24 +42,20 @@ func TestContractFaultsAreCaught(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts dozens of environments per fault")
 	}
+	// One fault per part of the target the contract phase reaches (front door, control plane,
+	// pool): this proves the phase and the suite judge in-process as the CLI does. Every contract
+	// fault is run end to end, with the whole suite, by cmd/tenantcheck's TestFaultMatrix; running
+	// them all here too doubled that cost in CI for no added proof.
 	tests := []struct {
 		fault string
 		want  map[string]reports.Status
 	}{
 		{"no-validation", map[string]reports.Status{"TI-API-003": reports.Fail, "TI-API-004": reports.Fail, "TI-API-005": reports.Fail, "TI-API-006": reports.Fail}},
 		{"mutable-mode", map[string]reports.Status{"TI-API-002": reports.Fail}},
-		{"no-echo", map[string]reports.Status{"TI-API-001": reports.Fail}},
-		{"no-cap", map[string]reports.Status{"TI-API-010": reports.Fail}},
-		{"async-shared", map[string]reports.Status{"TI-API-008": reports.Fail}},
 		// Handing a new tenant someone else's idle environment breaks every first invocation,
 		// so every routing check that starts new tenants catches it.
 		{"warm-handoff", map[string]reports.Status{"TI-API-008": reports.Fail, "TI-API-009": reports.Fail,
 			"TI-API-010": reports.Fail, "TI-API-012": reports.Fail}},
-		{"stream-shared", map[string]reports.Status{"TI-API-012": reports.Fail}},
-		{"version-shared", map[string]reports.Status{"TI-API-012": reports.Fail}},
-		{"allow-url", map[string]reports.Status{"TI-API-011": reports.Warn}},
-		// New tenants arriving together: the batch of never-seen tenants and the cap probe's.
-		{"tenant-registration", map[string]reports.Status{"TI-API-007": reports.Fail, "TI-API-010": reports.Fail}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {

@@ -20,12 +20,12 @@ import (
 
 // setup deploys the phase's two functions: PER_TENANT and ordinary, from the same package.
 func (r *contractRun) setup(ctx context.Context) error {
-	pt, err := r.deploy(ctx, true, "pt")
+	pt, err := r.deploy(ctx, true, "pt", nil)
 	r.obs.Function = pt
 	if err != nil {
 		return err
 	}
-	ord, err := r.deploy(ctx, false, "ord")
+	ord, err := r.deploy(ctx, false, "ord", nil)
 	r.obs.Ordinary = ord
 	return err
 }

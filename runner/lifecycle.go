@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +22,9 @@ const (
 	// LifecycleCap: one new tenant after another past the environment cap, so the target
 	// evicts the least recently used idle environments; then the first tenants return.
 	LifecycleCap = "cap"
+	// LifecycleQuiet: two tenants go quiet for longer than the target's idle timeout, then a
+	// new tenant comes, and the two return.
+	LifecycleQuiet = "quiet"
 )
 
 // LifecycleObservations is the raw record of the lifecycle phase: events in a function's life
@@ -35,10 +38,17 @@ type LifecycleObservations struct {
 	Cap   int           `json:"cap,omitempty"`
 	Burst int           `json:"burst,omitempty"`
 	Hold  time.Duration `json:"holdNs,omitempty"`
+	// Quiet is how long the quiet event left its tenants idle (0: not run), past an idle
+	// timeout of IdleTimeout. QuietFunction is the function it ran on: one of its own, created
+	// with a short idle timeout, where the target offers that (Isolation.IdleTimeoutTag), else
+	// Function.
+	Quiet         time.Duration `json:"quietNs,omitempty"`
+	IdleTimeout   time.Duration `json:"idleTimeoutNs,omitempty"`
+	QuietFunction string        `json:"quietFunction,omitempty"`
 	// Events holds each event's calls in the order they were made. A call's Case says its
 	// part: "before", "during" and "after" the updates (Case "update", Op
 	// UpdateFunctionConfiguration or UpdateFunctionCode), "idle" and "burst", "fill" and
-	// "return" at the cap.
+	// "return" at the cap, "before" and "after" the quiet period.
 	Events map[string][]ContractCall `json:"events"`
 	// Skipped names events that were not exercised, with the reason.
 	Skipped map[string]string `json:"skipped,omitempty"`
@@ -67,26 +77,10 @@ const lifecycleBurst = 4
 // phase's options (the same target hooks set them: role, cap, hold). Only the function it
 // creates is ever updated, and it is deleted before RunLifecycle returns, on failure too.
 func RunLifecycle(ctx context.Context, c *lambda.Client, opts ContractOptions) (obs *LifecycleObservations, err error) {
-	if c == nil {
-		return nil, errors.New("lifecycle: nil lambda client")
-	}
-	if len(opts.Zip) == 0 {
-		return nil, errors.New("lifecycle: no probe deployment package")
-	}
-	opts = opts.withDefaults()
-	if opts.Hold >= opts.FunctionTimeout {
-		return nil, fmt.Errorf("lifecycle: hold %s must be shorter than the function timeout %s", opts.Hold, opts.FunctionTimeout)
-	}
-	runID, _, err := newRunIdentity()
+	r, err := newContractRun(c, opts, "lifecycle", 0x6c6966656379636c)
 	if err != nil {
-		return nil, fmt.Errorf("lifecycle: %w", err)
+		return nil, err
 	}
-	r := &contractRun{
-		c: c, raw: newNoRetryClient(c), opts: opts, runID: runID, prefix: "lifecycle",
-		rng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x6c6966656379636c)),
-		obs: &ContractObservations{},
-	}
-	r.inv = &LambdaInvoker{Client: r.raw}
 	life := &LifecycleObservations{Started: time.Now(), Events: map[string][]ContractCall{}}
 	defer func() {
 		life.Errors = append(life.Errors, r.obs.Errors...)
@@ -98,14 +92,19 @@ func RunLifecycle(ctx context.Context, c *lambda.Client, opts ContractOptions) (
 			err = errors.Join(err, cerr)
 		}
 	}()
-	life.Function, err = r.deploy(ctx, true, "pt")
+	life.Function, err = r.deploy(ctx, true, "pt", nil)
 	if err != nil {
+		life.NotRun = "its function could not be deployed: " + err.Error()
 		return life, err
 	}
 	lr := &lifecycleRun{contractRun: r, obs: life}
+	// The quiet event mostly waits, on a function of its own where it can: it runs beside the
+	// others.
+	quiet := lr.quiet(ctx)
 	lr.update(ctx)
 	lr.burst(ctx)
 	lr.capEvictions(ctx)
+	<-quiet
 	if err := ctx.Err(); err != nil {
 		return life, fmt.Errorf("lifecycle: stopped: %w", err)
 	}
@@ -114,14 +113,20 @@ func RunLifecycle(ctx context.Context, c *lambda.Client, opts ContractOptions) (
 
 type lifecycleRun struct {
 	*contractRun
+	// mu guards obs: the quiet event records from a goroutine of its own.
+	mu  sync.Mutex
 	obs *LifecycleObservations
 }
 
 func (l *lifecycleRun) add(event string, calls ...ContractCall) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.obs.Events[event] = append(l.obs.Events[event], calls...)
 }
 
 func (l *lifecycleRun) skip(event, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.obs.Skipped == nil {
 		l.obs.Skipped = map[string]string{}
 	}
@@ -245,3 +250,61 @@ func (l *lifecycleRun) capEvictions(ctx context.Context) {
 // capFillBatch is how many new tenants the cap event starts at once after the first two: the
 // fill costs a cold start per environment of the cap, so it is batched.
 const capFillBatch = 8
+
+// quietIdleTimeout is the idle timeout the quiet event gives a function of its own where the
+// target lets a function have one (Isolation.IdleTimeoutTag).
+const quietIdleTimeout = 2 * time.Second
+
+// quiet (TI-LIFE-004): two tenants are served, then nothing happens for longer than the
+// target's idle timeout (half as long again, at least three seconds more, so its sweep has run
+// even on a loaded host), then a new tenant comes first and the two return. A faithful target
+// has destroyed the idle environments; it never keeps one to hand to whoever comes next. Where
+// the target lets a function have an idle timeout of its own, the event runs on a function of
+// its own with a short one, so the other events keep the target's.
+func (l *lifecycleRun) quiet(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	fn, idle := l.obs.Function, l.opts.IdleTimeout
+	if l.opts.IdleTimeoutTag != "" {
+		idle = quietIdleTimeout
+	}
+	wait := idle + max(idle/2, 3*time.Second)
+	switch {
+	case idle <= 0:
+		l.skip(LifecycleQuiet, "idle timeout unknown: the target does not publish it")
+		close(done)
+		return done
+	case wait > l.opts.QuietMax:
+		l.skip(LifecycleQuiet, fmt.Sprintf("the target's idle timeout %s is longer than the phase waits (at most %s)", idle, l.opts.QuietMax))
+		close(done)
+		return done
+	case l.opts.IdleTimeoutTag != "":
+		var err error
+		if fn, err = l.deploy(ctx, true, "quiet", map[string]string{l.opts.IdleTimeoutTag: idle.String()}); err != nil {
+			l.skip(LifecycleQuiet, "its function could not be deployed: "+err.Error())
+			close(done)
+			return done
+		}
+	}
+	l.obs.Quiet, l.obs.IdleTimeout, l.obs.QuietFunction = wait, idle, fn
+	call := func(label, tenant string) invokeSpec {
+		s := l.call(label, tenant, 0)
+		s.function = fn
+		return s
+	}
+	a, b, c := l.tenant("quiet"), l.tenant("quiet"), l.tenant("quiet") // the rng is not shared
+	go func() {
+		defer close(done)
+		for _, t := range []string{a, b} {
+			l.add(LifecycleQuiet, l.invoke(ctx, call("before", t)))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		for _, t := range []string{c, b, a} {
+			l.add(LifecycleQuiet, l.invoke(ctx, call("after", t)))
+		}
+	}()
+	return done
+}

@@ -133,7 +133,7 @@ func (c sinkChannel) prepare(ev *probes.Event) {
 
 func (c sinkChannel) dropped() int { return c.s.Dropped() }
 
-func (c sinkChannel) retries(ctx context.Context, runID string, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
+func (c sinkChannel) retries(ctx context.Context, _, runID string, _ time.Time, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
 	return c.s.retries(ctx, runID, want, timeout)
 }
 
@@ -251,25 +251,9 @@ func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64
 		return e.result()
 	default:
 	}
-	p := c.polls[k]
-	if p == nil {
-		p = &logPoller{pending: map[int64]int{}}
-		c.polls[k] = p
-		c.pollers.Add(1)
-		go c.run(k, p)
-	}
-	p.waiters++
-	began := time.Now().Add(-clockSkew).UnixMilli()
-	p.pending[began]++
+	p, unwatch := c.watchLocked(k, time.Now())
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		p.waiters--
-		if p.pending[began]--; p.pending[began] == 0 {
-			delete(p.pending, began)
-		}
-		c.mu.Unlock()
-	}()
+	defer unwatch()
 
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -292,6 +276,81 @@ func (c *logChannel) wait(ctx context.Context, function, runID string, seq int64
 	case <-c.ctx.Done():
 		return nil, fmt.Errorf("%w: the log channel was closed", ErrAsyncReportMissing)
 	}
+}
+
+// watchLocked makes k's poller read from since (less the clock-skew allowance) on, starting the
+// poller if none runs, until unwatch. The caller holds c.mu; unwatch takes it.
+func (c *logChannel) watchLocked(k pollKey, since time.Time) (p *logPoller, unwatch func()) {
+	p = c.polls[k]
+	if p == nil {
+		p = &logPoller{pending: map[int64]int{}}
+		c.polls[k] = p
+		c.pollers.Add(1)
+		go c.run(k, p)
+	}
+	p.waiters++
+	began := since.Add(-clockSkew).UnixMilli()
+	p.pending[began]++
+	return p, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		p.waiters--
+		if p.pending[began]--; p.pending[began] == 0 {
+			delete(p.pending, began)
+		}
+	}
+}
+
+// retries waits until every invocation of want (seq -> retries expected) has had that many
+// report lines beyond its first, or until timeout, reading function's log group from since (the
+// first of those invocations) on, and returns the repeats that arrived. Lambda logs each attempt
+// of an Event invocation as a line of its own, with the same run, seq and token.
+func (c *logChannel) retries(ctx context.Context, function, runID string, since time.Time, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
+	group := c.group
+	if group == "" {
+		group = LogGroupName(function)
+	}
+	seqs := make([]int64, 0, len(want))
+	for seq := range want {
+		seqs = append(seqs, seq)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	_, unwatch := c.watchLocked(pollKey{group, runID}, since)
+	c.mu.Unlock()
+	defer unwatch()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		got, next := c.entries.repeatsOf(runID, seqs)
+		c.mu.Unlock()
+		if allRetried(got, want) {
+			return got
+		}
+		select {
+		case <-next:
+		case <-t.C:
+			return got
+		case <-ctx.Done():
+			return got
+		case <-c.ctx.Done():
+			return got
+		}
+	}
+}
+
+// allRetried reports whether got holds at least the retries want expects of every invocation.
+func allRetried(got map[int64][]*probes.Report, want map[int64]int) bool {
+	for seq, n := range want {
+		if len(got[seq]) < n {
+			return false
+		}
+	}
+	return true
 }
 
 // run reads k's log group until nobody waits on it any more. The number of reads is bounded by

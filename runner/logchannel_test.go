@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -415,5 +416,47 @@ func TestLogChannelReadsFromTheOldestPendingWait(t *testing.T) {
 	f.addReport(t, group, testReport(run, 1, "blue"))
 	if err := <-done; err != nil {
 		t.Fatalf("wait: %v", err)
+	}
+}
+
+// TestLogChannelRetries: each attempt of a retried Event invocation logs a report line of its
+// own; the lines past the first are its retries, found from the time of the first invocation on
+// (they may be logged before the wait for them begins), and the wait ends when all came.
+func TestLogChannelRetries(t *testing.T) {
+	const run, group = "8899aabbccddeeff", "/aws/lambda/probe"
+	f := newFakeLogs()
+	c := fastLogChannel(f, group)
+	defer c.close()
+	since := time.Now()
+	evs := []probes.Event{{RunID: run, Seq: 1}, {RunID: run, Seq: 2}}
+	for i := range evs {
+		c.prepare(&evs[i])
+	}
+	line := func(seq int64, env string) {
+		rep := testReport(run, seq, "blue")
+		rep.EnvID, rep.ReportToken = env, evs[seq-1].ReportToken
+		f.addReport(t, group, rep)
+	}
+	line(1, "env-1")
+	line(2, "env-2")
+	line(1, "env-1-retry1") // logged before anyone waits for it
+	if rep, err := c.wait(t.Context(), "probe", run, 1, 5*time.Second); err != nil || rep.EnvID != "env-1" {
+		t.Fatalf("first report of seq 1: %+v, %v", rep, err)
+	}
+	got := make(chan map[int64][]*probes.Report, 1)
+	go func() { got <- c.retries(t.Context(), "probe", run, since, map[int64]int{1: 2, 2: 1}, time.Minute) }()
+	line(2, "env-2-retry1")
+	line(1, "env-1-retry2")
+	r := <-got // returns once both retries of seq 1 and the one of seq 2 came, long before the minute
+	if len(r[1]) != 2 || len(r[2]) != 1 || r[2][0].EnvID != "env-2-retry1" {
+		t.Fatalf("retries %v, want two of seq 1 and env-2-retry1 of seq 2", r)
+	}
+	envs := []string{r[1][0].EnvID, r[1][1].EnvID}
+	slices.Sort(envs)
+	if !slices.Equal(envs, []string{"env-1-retry1", "env-1-retry2"}) {
+		t.Errorf("retries of seq 1 ran in %v", envs)
+	}
+	if r := c.retries(t.Context(), "probe", run, since, map[int64]int{2: 2}, 50*time.Millisecond); len(r[2]) != 1 {
+		t.Errorf("a wait for a retry that never comes: %v, want the one that came", r)
 	}
 }

@@ -137,6 +137,12 @@ type Isolation struct {
 	// AsyncRetryDelaysMs are the waits before each retry of a failed Event invocation, when
 	// the target says (the built-in target's are shortened from Lambda's minutes).
 	AsyncRetryDelaysMs []int64 `json:"asyncRetryDelaysMs,omitempty"`
+	// IdleTimeoutMs is how long an environment may idle before the target destroys it, when
+	// the target says; the lifecycle phase's quiet event waits past it.
+	IdleTimeoutMs int64 `json:"idleTimeoutMs,omitempty"`
+	// IdleTimeoutTag names the tag that gives a function an idle timeout of its own, where the
+	// target offers one (the built-in target does, a deviation from Lambda).
+	IdleTimeoutTag string `json:"idleTimeoutTag,omitempty"`
 }
 
 // Limits are a target's declared per-environment limits.

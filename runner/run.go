@@ -254,10 +254,10 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 			break
 		}
 		if ph.Schedule == ScheduleErrors && !opts.IgnoreAsyncRetries {
-			// Retries are waited for before the next schedule, so on a target whose delays
-			// are short they never run into it (the resources schedule times its tenants'
-			// idle environments). Lambda's come minutes later: with the logs channel they are
-			// not waited for, and run during the schedules and phases that follow.
+			// Retries are waited for before the next schedule, so they never run into it (the
+			// resources schedule times its tenants' idle environments). On a target whose
+			// delays are short that costs a second; Lambda's come minutes later, and the run
+			// says what it waits for.
 			obs.Target.AsyncRetries = e.collectRetries(ctx, e.items[:e.issued])
 		}
 	}
@@ -512,7 +512,7 @@ func errorType(payload []byte) string {
 
 // retryCollector is an async channel that keeps the reports of retried Event invocations.
 type retryCollector interface {
-	retries(ctx context.Context, runID string, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report
+	retries(ctx context.Context, function, runID string, since time.Time, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report
 }
 
 // collectRetries waits for the retries of the run's failed Event invocations (those told to
@@ -520,9 +520,13 @@ type retryCollector interface {
 // what it did for the check on where retries run; nil when the run made no such invocation.
 func (e *executor) collectRetries(ctx context.Context, items []Observation) *AsyncRetries {
 	want := map[int64]int{}
+	var since time.Time
 	for _, it := range items {
 		if it.Async && it.Action == probes.ActionError && it.Report != nil {
 			want[it.Seq] = e.opts.AsyncRetries
+			if since.IsZero() || it.Start.Before(since) {
+				since = it.Start
+			}
 		}
 	}
 	if len(want) == 0 {
@@ -536,7 +540,7 @@ func (e *executor) collectRetries(ctx context.Context, items []Observation) *Asy
 		info.Expected, info.NotCollected = 0, e.opts.NoAsyncRetries
 		return info
 	case !ok:
-		info.NotCollected = "the " + e.opts.AsyncChannel + " channel does not collect retried reports; only the loopback sink does"
+		info.NotCollected = "the " + e.opts.AsyncChannel + " channel carries no reports back"
 		return info
 	}
 	if e.opts.Log != nil {
@@ -544,7 +548,7 @@ func (e *executor) collectRetries(ctx context.Context, items []Observation) *Asy
 			e.opts.Timeouts.AsyncRetry, len(want)*e.opts.AsyncRetries, len(want))
 	}
 	start := time.Now()
-	got := rc.retries(ctx, e.runID, want, e.opts.Timeouts.AsyncRetry)
+	got := rc.retries(ctx, e.opts.Function, e.runID, since, want, e.opts.Timeouts.AsyncRetry)
 	info.Waited = time.Since(start)
 	for i := range items {
 		if r := got[items[i].Seq]; len(r) > 0 {

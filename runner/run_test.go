@@ -319,7 +319,7 @@ type fakeRetries struct {
 	want map[int64]int // what the runner asked for
 }
 
-func (f *fakeRetries) retries(_ context.Context, _ string, want map[int64]int, _ time.Duration) map[int64][]*probes.Report {
+func (f *fakeRetries) retries(_ context.Context, _, _ string, _ time.Time, want map[int64]int, _ time.Duration) map[int64][]*probes.Report {
 	f.want = want
 	return f.got
 }
@@ -351,8 +351,8 @@ func TestCollectRetries(t *testing.T) {
 			AsyncRetries{Failed: 2, Expected: 1, Received: 1}},
 		{"configured none", Options{NoAsyncRetries: "MaximumRetryAttempts is 0"}, &fakeRetries{got: retried}, nil,
 			AsyncRetries{Failed: 2, NotCollected: "MaximumRetryAttempts is 0"}},
-		{"channel without retries", Options{AsyncChannel: AsyncChannelLogs}, nil, nil,
-			AsyncRetries{Failed: 2, Expected: 2, NotCollected: "the logs channel does not collect retried reports; only the loopback sink does"}},
+		{"no channel", Options{AsyncChannel: AsyncChannelNone}, nil, nil,
+			AsyncRetries{Failed: 2, Expected: 2, NotCollected: "the none channel carries no reports back"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

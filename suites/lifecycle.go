@@ -25,6 +25,10 @@ func lifecycleChecks() []Check {
 			Title:       "At the environment cap an evicted environment is destroyed, not handed to the next tenant",
 			Remediation: "Evict the least recently used idle environment by destroying it, and start the new tenant's environment fresh.",
 			Evaluate:    lifecycleEvaluator(runner.LifecycleCap, "cap", evaluateCapControl)},
+		{ID: "TI-LIFE-004", Area: AreaLifecycle, Level: reports.Must, Clauses: []string{"LIFE-04"}, Severity: "critical",
+			Title:       "An environment idle past the idle timeout is destroyed, never handed to another tenant",
+			Remediation: "Destroy an environment when it has idled past the idle timeout; never park it for the next cold start, whatever its tenant.",
+			Evaluate:    lifecycleEvaluator(runner.LifecycleQuiet, "quiet", evaluateQuietControl)},
 	}
 }
 
@@ -165,4 +169,25 @@ func evaluateCapControl(lo *runner.LifecycleObservations, calls []runner.Contrac
 	}
 	return true, fmt.Sprintf("%d tenants filled a cap of %d environments; returning, %d of them ran in a fresh environment (theirs had been evicted), none in another tenant's",
 		len(fill), lo.Cap, evicted)
+}
+
+// evaluateQuietControl: a tenant that returned after the quiet period ran in a fresh environment
+// (its own had been destroyed), so the idle timeout did act.
+func evaluateQuietControl(lo *runner.LifecycleObservations, calls []runner.ContractCall) (bool, string) {
+	before, after := envsOf(calls, "before"), envsOf(calls, "after")
+	fresh := 0
+	for tenant, envs := range after {
+		if len(before[tenant]) == 0 {
+			continue // the new tenant
+		}
+		for env := range envs {
+			if !before[tenant][env] {
+				fresh++
+			}
+		}
+	}
+	if fresh == 0 {
+		return false, fmt.Sprintf("after %s of quiet no returning tenant ran in a fresh environment, so the target evicted none", lo.Quiet)
+	}
+	return true, fmt.Sprintf("after %s of quiet (past an idle timeout of %s) %d returning tenants ran in fresh environments and a new tenant in its own", lo.Quiet, lo.IdleTimeout, fresh)
 }

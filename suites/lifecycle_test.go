@@ -24,7 +24,7 @@ func healthyLifecycle() *runner.LifecycleObservations {
 	update := func(op string) runner.ContractCall {
 		return runner.ContractCall{Op: op, Case: "update", Function: "fn-life", StatusCode: 200, Start: at()}
 	}
-	lo := &runner.LifecycleObservations{Function: "fn-life", Cap: 2, Burst: 2, Events: map[string][]runner.ContractCall{}}
+	lo := &runner.LifecycleObservations{Function: "fn-life", Cap: 2, Burst: 2, Quiet: 5 * time.Second, IdleTimeout: 2 * time.Second, Events: map[string][]runner.ContractCall{}}
 	lo.Events[runner.LifecycleUpdate] = []runner.ContractCall{
 		call("before", "a", "env-a1"), call("before", "b", "env-b1"),
 		update("UpdateFunctionConfiguration"),
@@ -39,6 +39,10 @@ func healthyLifecycle() *runner.LifecycleObservations {
 	lo.Events[runner.LifecycleCap] = []runner.ContractCall{
 		call("fill", "k1", "env-k1"), call("fill", "k2", "env-k2"), call("fill", "k3", "env-k3"), call("fill", "k4", "env-k4"),
 		call("return", "k1", "env-k1b"), call("return", "k2", "env-k2b"),
+	}
+	lo.Events[runner.LifecycleQuiet] = []runner.ContractCall{
+		call("before", "q1", "env-q1"), call("before", "q2", "env-q2"),
+		call("after", "q3", "env-q3"), call("after", "q2", "env-q2b"), call("after", "q1", "env-q1b"),
 	}
 	return lo
 }
@@ -83,6 +87,17 @@ func TestLifecycleChecks(t *testing.T) {
 		{"cap unknown", "TI-LIFE-003", func(lo *runner.LifecycleObservations) {
 			lo.Skipped = map[string]string{runner.LifecycleCap: "environment cap unknown"}
 		}, reports.Skip, "cap event not run: environment cap unknown"},
+		{"healthy quiet", "TI-LIFE-004", nil, reports.Pass, "after 5s of quiet (past an idle timeout of 2s) 2 returning tenants ran in fresh environments"},
+		{"a parked environment handed to a new tenant", "TI-LIFE-004", func(lo *runner.LifecycleObservations) {
+			lo.Events[runner.LifecycleQuiet][2].Report.EnvID = "env-q1"
+		}, reports.Fail, `2 violations: invocation "before" of the quiet event for tenant "q1" ran in environment env-q1, which also served "q3"`},
+		{"nothing idled out", "TI-LIFE-004", func(lo *runner.LifecycleObservations) {
+			lo.Events[runner.LifecycleQuiet][3].Report.EnvID = "env-q2"
+			lo.Events[runner.LifecycleQuiet][4].Report.EnvID = "env-q1"
+		}, reports.Inconclusive, "the target evicted none"},
+		{"idle timeout too long", "TI-LIFE-004", func(lo *runner.LifecycleObservations) {
+			lo.Skipped = map[string]string{runner.LifecycleQuiet: "the target's idle timeout 5m0s is longer than the phase waits"}
+		}, reports.Skip, "quiet event not run: the target's idle timeout 5m0s"},
 		{"throttled burst is not judged", "TI-LIFE-002", func(lo *runner.LifecycleObservations) {
 			b := lo.Events[runner.LifecycleBurst]
 			b[3].StatusCode, b[3].Report = 429, nil

@@ -45,7 +45,7 @@ func TestAsyncRetries(t *testing.T) {
 		{"a retry told another tenant", run(rep("env-b", "green")), reports.Fail, "1 violation", "got"},
 		{"no retry arrived", runWith(false), reports.Inconclusive, "no retry of 2 failed Event invocations arrived within 1s", ""},
 		{"no failing Event invocation", &runner.Observations{}, reports.Skip, "made no failing Event invocation", ""},
-		{"logs channel", &runner.Observations{Target: runner.TargetInfo{AsyncRetries: &runner.AsyncRetries{Failed: 1, NotCollected: "the logs channel does not collect retried reports"}}},
+		{"not collected", &runner.Observations{Target: runner.TargetInfo{AsyncRetries: &runner.AsyncRetries{Failed: 1, NotCollected: "the none channel carries no reports back"}}},
 			reports.Skip, "retries not collected", ""},
 	}
 	for _, tc := range tests {

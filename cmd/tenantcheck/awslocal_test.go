@@ -227,11 +227,10 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 		// The cap probe needs the target's environment cap, which only the built-in target run
 		// in-process tells the runner; AWS (and so `--aws`) does not publish one.
 		"TI-API-010": "environment cap unknown",
-		// Retries come back only through the loopback sink; --aws reads reports from CloudWatch
-		// Logs, which does not collect them.
-		"TI-API-013": "the logs channel does not collect retried reports",
 		// The lifecycle phase's cap event needs the cap too.
 		"TI-LIFE-003": "environment cap unknown",
+		// ... and its quiet event the idle timeout, which AWS does not publish either.
+		"TI-LIFE-004": "idle timeout unknown",
 	}
 	// The stand-in is the built-in target, whose memory limit is MemorySize + EphemeralStorage
 	// (its /tmp is in memory, a declared deviation). AWS declares no allowance, so the probe

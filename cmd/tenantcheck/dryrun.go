@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/tenantcheck/tenantcheck/runner"
 	"github.com/tenantcheck/tenantcheck/suites"
@@ -49,24 +48,23 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 		fmt.Fprintf(w, "s3 area: %s\n", tp.s3)
 	}
 	if areas[suites.AreaContract] {
-		if tp.contractSkip != "" {
-			fmt.Fprintf(w, "contract area: %s\n", tp.contractSkip)
-		} else {
-			fmt.Fprintln(w, "contract area: two more functions (one PER_TENANT, one ordinary) and a published version, deleted at the end")
-			if tp.contractNote != "" {
-				fmt.Fprintln(w, tp.contractNote)
-			}
-		}
+		ownArea(w, "contract", tp.contractSkip, "two more functions (one PER_TENANT, one ordinary) and a published version, deleted at the end", tp.contractNote)
 	}
 	if areas[suites.AreaLifecycle] {
-		if tp.contractSkip != "" {
-			fmt.Fprintf(w, "lifecycle area: %s\n", tp.contractSkip)
-		} else {
-			fmt.Fprintln(w, "lifecycle area: one more PER_TENANT function, updated twice (configuration, code) mid-traffic, deleted at the end")
-			if tp.contractNote != "" {
-				fmt.Fprintln(w, strings.Replace(tp.contractNote, "TI-API-010 will SKIP: the environment-cap probe runs", "TI-LIFE-003 will SKIP: the cap event runs", 1))
-			}
-		}
+		ownArea(w, "lifecycle", tp.contractSkip, "one more PER_TENANT function, updated twice (configuration, code) mid-traffic, and one for the quiet event where the target lets a function have its own idle timeout, deleted at the end", tp.lifecycleNote)
 	}
 	return nil
+}
+
+// ownArea prints the plan of an area whose phase creates functions of its own: why it cannot run
+// (skip), or what it creates and, on a line of its own, what will SKIP within it (note).
+func ownArea(w io.Writer, area, skip, creates, note string) {
+	if skip != "" {
+		fmt.Fprintf(w, "%s area: %s\n", area, skip)
+		return
+	}
+	fmt.Fprintf(w, "%s area: %s\n", area, creates)
+	if note != "" {
+		fmt.Fprintln(w, note)
+	}
 }

@@ -104,6 +104,15 @@ func TestFaultsDocCoversEveryTargetFault(t *testing.T) {
 	}
 }
 
+// matrixArgs are the extra flags a row's run needs for its fault to act at all: recycle must
+// fire always.
+func matrixArgs(fault string) []string {
+	if fault == "recycle" {
+		return []string{"--fault-rate", "1"}
+	}
+	return nil
+}
+
 // TestFaultMatrix runs the whole suite against the target with each documented fault and requires
 // the checks that did not PASS to be exactly the documented ones, so no check is dead and no fault
 // trips unrelated MUST checks.
@@ -121,9 +130,7 @@ func TestFaultMatrix(t *testing.T) {
 			t.Parallel()
 			jsonPath := filepath.Join(t.TempDir(), "r.json")
 			args := quickRun("--fault", row.fault, "--format", "json", "--out", jsonPath)
-			if row.fault == "recycle" {
-				args = append(args, "--fault-rate", "1")
-			}
+			args = append(args, matrixArgs(row.fault)...)
 			code, out, errOut := runBinary(t, args...)
 			want, ok := wantExit[row.verdict]
 			if !ok {

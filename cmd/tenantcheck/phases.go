@@ -56,25 +56,13 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	if s.wants(suites.AreaS3) {
 		s.tgt.startS3(ctx, s)
 	}
-	var contract chan *runner.ContractObservations
+	var contract <-chan *runner.ContractObservations
 	if s.wants(suites.AreaContract) {
-		contract = make(chan *runner.ContractObservations, 1)
-		go func() {
-			t0 := time.Now()
-			co := s.runContract(ctx)
-			s.logf("contract phase done in %s", time.Since(t0).Round(time.Millisecond))
-			contract <- co
-		}()
+		contract = inBackground(s, "contract", func() *runner.ContractObservations { return s.runContract(ctx) })
 	}
-	var lifecycle chan *runner.LifecycleObservations
+	var lifecycle <-chan *runner.LifecycleObservations
 	if s.wants(suites.AreaLifecycle) {
-		lifecycle = make(chan *runner.LifecycleObservations, 1)
-		go func() {
-			t0 := time.Now()
-			lo := s.runLifecycle(ctx)
-			s.logf("lifecycle phase done in %s", time.Since(t0).Round(time.Millisecond))
-			lifecycle <- lo
-		}()
+		lifecycle = inBackground(s, "lifecycle", func() *runner.LifecycleObservations { return s.runLifecycle(ctx) })
 	}
 
 	ropts := s.f.runnerOptions(s.function, s.stderr)
@@ -122,49 +110,55 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	return res
 }
 
+// inBackground runs phase on a goroutine of its own and hands its result over once, saying how
+// long it took.
+func inBackground[T any](s *session, name string, phase func() T) <-chan T {
+	out := make(chan T, 1)
+	go func() {
+		t0 := time.Now()
+		r := phase()
+		s.logf("%s phase done in %s", name, time.Since(t0).Round(time.Millisecond))
+		out <- r
+	}()
+	return out
+}
+
 func (s *session) runContract(ctx context.Context) *runner.ContractObservations {
-	opts, skip := s.ownPhaseOptions()
-	if skip != "" {
-		s.logf("warning: contract phase skipped: %s", skip)
-		return runner.SkippedContract(skip)
-	}
-	zip, arch, err := s.probeZip(ctx)
-	if err != nil {
-		s.logf("warning: contract phase: %v", err)
-		return nil
-	}
-	opts.Zip, opts.Arch = zip, arch
-	o, err := runner.RunContract(ctx, s.client, opts)
-	if err != nil {
-		s.logf("warning: contract phase: %v", err)
-	}
-	return o
+	return runOwnPhase(ctx, s, "contract", runner.SkippedContract, runner.RunContract)
 }
 
 // runLifecycle runs the lifecycle phase on a function of its own, configured as the contract
 // phase is (the same target hooks: role, tags, cap, hold).
 func (s *session) runLifecycle(ctx context.Context) *runner.LifecycleObservations {
-	opts, skip := s.ownPhaseOptions()
+	return runOwnPhase(ctx, s, "lifecycle", runner.SkippedLifecycle, runner.RunLifecycle)
+}
+
+// runOwnPhase runs a phase that creates functions of its own (run), or records why it could not
+// (skipped): the target cannot give it what it needs, or the probe could not be packaged. A
+// phase that fails half-way still returns what it observed; the warning says why.
+func runOwnPhase[T any](ctx context.Context, s *session, name string, skipped func(string) T,
+	run func(context.Context, *lambda.Client, runner.ContractOptions) (T, error)) T {
+	opts, skip := s.ownPhaseOptions(ctx)
 	if skip != "" {
-		s.logf("warning: lifecycle phase skipped: %s", skip)
-		return runner.SkippedLifecycle(skip)
+		s.logf("warning: %s phase skipped: %s", name, skip)
+		return skipped(skip)
 	}
 	zip, arch, err := s.probeZip(ctx)
 	if err != nil {
-		s.logf("warning: lifecycle phase: %v", err)
-		return runner.SkippedLifecycle(err.Error())
+		s.logf("warning: %s phase: %v", name, err)
+		return skipped(err.Error())
 	}
 	opts.Zip, opts.Arch = zip, arch
-	o, err := runner.RunLifecycle(ctx, s.client, opts)
+	o, err := run(ctx, s.client, opts)
 	if err != nil {
-		s.logf("warning: lifecycle phase: %v", err)
+		s.logf("warning: %s phase: %v", name, err)
 	}
 	return o
 }
 
 // ownPhaseOptions configures the phases that create functions of their own; skip says why they
 // cannot run on this target.
-func (s *session) ownPhaseOptions() (runner.ContractOptions, string) {
+func (s *session) ownPhaseOptions(ctx context.Context) (runner.ContractOptions, string) {
 	opts := runner.ContractOptions{
 		Role:         s.role,
 		Function:     s.function,
@@ -182,6 +176,10 @@ func (s *session) ownPhaseOptions() (runner.ContractOptions, string) {
 		Forwarder:          s.forwarder,
 	}
 	skip := s.tgt.contract(s, &opts)
+	if pre := s.tgt.declaredIsolation(ctx, s); pre != nil {
+		opts.IdleTimeout = time.Duration(pre.IdleTimeoutMs) * time.Millisecond
+		opts.IdleTimeoutTag = pre.IdleTimeoutTag
+	}
 	return opts, skip
 }
 

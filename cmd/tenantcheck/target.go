@@ -54,8 +54,8 @@ type targetPlan struct {
 	s3         string // the s3 area's line
 	// contractSkip, when set, is the contract area's only line: the phase cannot run.
 	contractSkip string
-	// contractNote follows the contract area's line (what will SKIP within it).
-	contractNote string
+	// contractNote and lifecycleNote follow their area's line (what will SKIP within it).
+	contractNote, lifecycleNote string
 }
 
 // newTarget chooses the target the flags name.

@@ -151,7 +151,8 @@ func (t *awsTarget) describe(ctx context.Context, f *runFlags) (targetPlan, erro
 		target: fmt.Sprintf("AWS account of your configuration, region %s", firstNonEmpty(f.aws.region, "(from your AWS configuration)")),
 		s3: fmt.Sprintf("a secret object seeded into each of the stack's %d tenant buckets and deleted at the end; credentials per tenant from the data role (session policy) and the broker (session tag); %d more invocations",
 			d.S3Tenants, d.S3Tenants*2*d.S3Rounds),
-		contractNote: "  TI-API-010 will SKIP: the environment-cap probe runs only against the built-in target, whose cap is known",
+		contractNote:  "  TI-API-010 will SKIP: the environment-cap probe runs only against the built-in target, whose cap is known",
+		lifecycleNote: "  TI-LIFE-003 and TI-LIFE-004 will SKIP: AWS publishes neither its environment cap nor its idle timeout",
 	}
 	switch {
 	case foreign:

@@ -49,6 +49,6 @@ func (t *builtinTarget) contract(s *session, o *runner.ContractOptions) string {
 func (t *builtinTarget) describe(ctx context.Context, f *runFlags) (targetPlan, error) {
 	p, err := t.endpointTarget.describe(ctx, f)
 	p.target = fmt.Sprintf("built-in, started in-process on 127.0.0.1 (faults: %v, at most %d environments per function)", f.target.faults, f.target.maxEnvironments)
-	p.contractNote = ""
+	p.contractNote, p.lifecycleNote = "", ""
 	return p, err
 }

@@ -181,10 +181,11 @@ func (t *endpointTarget) declaredIsolation(ctx context.Context, s *session) *run
 
 func (t *endpointTarget) describe(_ context.Context, f *runFlags) (targetPlan, error) {
 	return targetPlan{
-		target:       f.endpoint,
-		probe:        localProbePlan(f),
-		s3:           localS3Plan(),
-		contractNote: "  TI-API-010 will SKIP: the environment-cap probe runs only against the built-in target, whose cap is known",
+		target:        f.endpoint,
+		probe:         localProbePlan(f),
+		s3:            localS3Plan(),
+		contractNote:  "  TI-API-010 will SKIP: the environment-cap probe runs only against the built-in target, whose cap is known",
+		lifecycleNote: "  TI-LIFE-003 will SKIP: the cap event runs only against the built-in target, whose cap is known; TI-LIFE-004 needs an idle timeout the target publishes",
 	}, nil
 }
 
