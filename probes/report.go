@@ -371,6 +371,9 @@ type S3Attempt struct {
 	BodyFingerprint string        `json:"bodyFingerprint,omitempty"`
 	Keys            int           `json:"keys,omitempty"`
 	Duration        time.Duration `json:"durationNs"`
+	// OutOfTime is true when the call failed because the invocation's own deadline passed
+	// first: it says nothing about access, so it is not evidence either way.
+	OutOfTime bool `json:"outOfTime,omitempty"`
 }
 
 // S3CredSeen is a credential fingerprint found in an environment's credential cache, with the

@@ -156,6 +156,7 @@ func s3Try(ctx context.Context, req *S3Request, c *s3.Client, t S3Target, own bo
 		if err != nil {
 			a.ErrorCode, a.HTTPStatus = s3ErrorCode(err)
 			a.Error = Redact(err.Error(), secrets...)
+			a.OutOfTime = a.ErrorCode == "" && ctx.Err() != nil
 		}
 		return a
 	}

@@ -223,7 +223,7 @@ const (
 func RunContract(ctx context.Context, c *lambda.Client, opts ContractOptions) (obs *ContractObservations, err error) {
 	r, err := newContractRun(c, opts, "contract", 0x636f6e7472616374)
 	if err != nil {
-		return nil, err
+		return SkippedContract(err.Error()), err
 	}
 	opts = r.opts
 	defer func() {

@@ -36,9 +36,16 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string, 
 		prefix = "contract"
 	}
 	name := "tenantcheck-" + prefix + "-" + label + "-" + randBase32(r.rng, 8)
-	tags := map[string]string{"tenantcheck-run": r.runID}
-	maps.Copy(tags, r.opts.Tags)
-	maps.Copy(tags, extra)
+	tags := maps.Clone(r.opts.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	for k, v := range extra { // a key the target names: never one that would hide the run's tag
+		if k != runTag && !strings.HasPrefix(k, "aws:") {
+			tags[k] = v
+		}
+	}
+	tags[runTag] = r.runID // last: it is how a sweep finds what a crash left behind
 	in := probes.Function{
 		Name: name, Role: r.opts.Role, Zip: r.opts.Zip, Arch: r.opts.Arch, Timeout: r.opts.FunctionTimeout,
 		PerTenant: perTenant, LogGroup: r.opts.LogGroup, Tags: tags,
@@ -72,13 +79,18 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string, 
 	return name, nil
 }
 
+// runTag tags every function a phase creates with the phase's run ID.
+const runTag = "tenantcheck-run"
+
 // waitUpdated waits for a configuration update to finish, so the next update is not refused
 // with ResourceConflictException on targets that update asynchronously (AWS).
-func (r *contractRun) waitUpdated(ctx context.Context, name string) {
+func (r *contractRun) waitUpdated(ctx context.Context, name string) error {
 	w := lambda.NewFunctionUpdatedV2Waiter(r.c)
 	if err := w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, r.opts.DeployTimeout); err != nil {
 		r.fail("wait for the update of %s to finish: %v", name, err)
+		return fmt.Errorf("wait for the update of %s to finish: %w", name, err)
 	}
+	return nil
 }
 
 func tenancyOf(tc *types.TenancyConfig) (bool, string) {

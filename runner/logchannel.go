@@ -133,8 +133,8 @@ func (c sinkChannel) prepare(ev *probes.Event) {
 
 func (c sinkChannel) dropped() int { return c.s.Dropped() }
 
-func (c sinkChannel) retries(ctx context.Context, _, runID string, _ time.Time, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
-	return c.s.retries(ctx, runID, want, timeout)
+func (c sinkChannel) retries(ctx context.Context, _, runID string, _ time.Time, want map[int64]int, timeout time.Duration) (map[int64][]*probes.Report, string) {
+	return c.s.retries(ctx, runID, want, timeout), ""
 }
 
 // newReportToken returns a fresh secret for one invocation's report.
@@ -305,7 +305,10 @@ func (c *logChannel) watchLocked(k pollKey, since time.Time) (p *logPoller, unwa
 // report lines beyond its first, or until timeout, reading function's log group from since (the
 // first of those invocations) on, and returns the repeats that arrived. Lambda logs each attempt
 // of an Event invocation as a line of its own, with the same run, seq and token.
-func (c *logChannel) retries(ctx context.Context, function, runID string, since time.Time, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report {
+//
+// readErr is the last read's error, if it failed: a wait that ends short of retries because the
+// logs could not be read says so.
+func (c *logChannel) retries(ctx context.Context, function, runID string, since time.Time, want map[int64]int, timeout time.Duration) (got map[int64][]*probes.Report, readErr string) {
 	group := c.group
 	if group == "" {
 		group = LogGroupName(function)
@@ -317,9 +320,9 @@ func (c *logChannel) retries(ctx context.Context, function, runID string, since 
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil
+		return nil, "the log channel is closed"
 	}
-	_, unwatch := c.watchLocked(pollKey{group, runID}, since)
+	p, unwatch := c.watchLocked(pollKey{group, runID}, since)
 	c.mu.Unlock()
 	defer unwatch()
 	t := time.NewTimer(timeout)
@@ -327,18 +330,23 @@ func (c *logChannel) retries(ctx context.Context, function, runID string, since 
 	for {
 		c.mu.Lock()
 		got, next := c.entries.repeatsOf(runID, seqs)
+		if p.lastErr != nil {
+			readErr = p.lastErr.Error()
+		} else {
+			readErr = ""
+		}
 		c.mu.Unlock()
 		if allRetried(got, want) {
-			return got
+			return got, ""
 		}
 		select {
 		case <-next:
 		case <-t.C:
-			return got
+			return got, readErr
 		case <-ctx.Done():
-			return got
+			return got, readErr
 		case <-c.ctx.Done():
-			return got
+			return got, readErr
 		}
 	}
 }

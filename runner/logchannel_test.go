@@ -444,7 +444,10 @@ func TestLogChannelRetries(t *testing.T) {
 		t.Fatalf("first report of seq 1: %+v, %v", rep, err)
 	}
 	got := make(chan map[int64][]*probes.Report, 1)
-	go func() { got <- c.retries(t.Context(), "probe", run, since, map[int64]int{1: 2, 2: 1}, time.Minute) }()
+	go func() {
+		r, _ := c.retries(t.Context(), "probe", run, since, map[int64]int{1: 2, 2: 1}, time.Minute)
+		got <- r
+	}()
 	line(2, "env-2-retry1")
 	line(1, "env-1-retry2")
 	r := <-got // returns once both retries of seq 1 and the one of seq 2 came, long before the minute
@@ -456,7 +459,20 @@ func TestLogChannelRetries(t *testing.T) {
 	if !slices.Equal(envs, []string{"env-1-retry1", "env-1-retry2"}) {
 		t.Errorf("retries of seq 1 ran in %v", envs)
 	}
-	if r := c.retries(t.Context(), "probe", run, since, map[int64]int{2: 2}, 50*time.Millisecond); len(r[2]) != 1 {
-		t.Errorf("a wait for a retry that never comes: %v, want the one that came", r)
+	if r, readErr := c.retries(t.Context(), "probe", run, since, map[int64]int{2: 2}, 50*time.Millisecond); len(r[2]) != 1 || readErr != "" {
+		t.Errorf("a wait for a retry that never comes: %v (%q), want the one that came", r, readErr)
 	}
+	denied := newFakeLogs()
+	denied.err = errors.New("AccessDeniedException: not authorized to perform logs:FilterLogEvents")
+	dc := fastLogChannel(denied, group)
+	defer dc.close()
+	for i := 0; i < 100; i++ { // bounded: until a read has failed
+		if _, readErr := dc.retries(t.Context(), "probe", run, since, map[int64]int{2: 2}, 50*time.Millisecond); readErr != "" {
+			if !strings.Contains(readErr, "AccessDenied") {
+				t.Errorf("read error %q", readErr)
+			}
+			return
+		}
+	}
+	t.Error("a failing read never surfaced")
 }

@@ -97,6 +97,9 @@ type AsyncRetries struct {
 	Waited   time.Duration `json:"waitedNs"`
 	// NotCollected, when set, says why retries were not collected at all.
 	NotCollected string `json:"notCollected,omitempty"`
+	// ReadError is the channel's last failure to read reports (the logs channel), when the
+	// wait ended short of the expected retries while reads were failing.
+	ReadError string `json:"readError,omitempty"`
 }
 
 // TargetInfo describes the target as far as the runner could learn it.

@@ -254,10 +254,10 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 			break
 		}
 		if ph.Schedule == ScheduleErrors && !opts.IgnoreAsyncRetries {
-			// Retries are waited for before the next schedule, so they never run into it (the
-			// resources schedule times its tenants' idle environments). On a target whose
-			// delays are short that costs a second; Lambda's come minutes later, and the run
-			// says what it waits for.
+			// Retries are waited for before the next schedule, so those that come within
+			// --async-retry-wait never run into it (the resources schedule times its tenants'
+			// idle environments). On a target whose delays are short that costs a second;
+			// Lambda's come minutes later, and the run says what it waits for.
 			obs.Target.AsyncRetries = e.collectRetries(ctx, e.items[:e.issued])
 		}
 	}
@@ -512,7 +512,7 @@ func errorType(payload []byte) string {
 
 // retryCollector is an async channel that keeps the reports of retried Event invocations.
 type retryCollector interface {
-	retries(ctx context.Context, function, runID string, since time.Time, want map[int64]int, timeout time.Duration) map[int64][]*probes.Report
+	retries(ctx context.Context, function, runID string, since time.Time, want map[int64]int, timeout time.Duration) (got map[int64][]*probes.Report, readErr string)
 }
 
 // collectRetries waits for the retries of the run's failed Event invocations (those told to
@@ -548,7 +548,8 @@ func (e *executor) collectRetries(ctx context.Context, items []Observation) *Asy
 			e.opts.Timeouts.AsyncRetry, len(want)*e.opts.AsyncRetries, len(want))
 	}
 	start := time.Now()
-	got := rc.retries(ctx, e.opts.Function, e.runID, since, want, e.opts.Timeouts.AsyncRetry)
+	got, readErr := rc.retries(ctx, e.opts.Function, e.runID, since, want, e.opts.Timeouts.AsyncRetry)
+	info.ReadError = readErr
 	info.Waited = time.Since(start)
 	for i := range items {
 		if r := got[items[i].Seq]; len(r) > 0 {

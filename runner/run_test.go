@@ -319,9 +319,9 @@ type fakeRetries struct {
 	want map[int64]int // what the runner asked for
 }
 
-func (f *fakeRetries) retries(_ context.Context, _, _ string, _ time.Time, want map[int64]int, _ time.Duration) map[int64][]*probes.Report {
+func (f *fakeRetries) retries(_ context.Context, _, _ string, _ time.Time, want map[int64]int, _ time.Duration) (map[int64][]*probes.Report, string) {
 	f.want = want
-	return f.got
+	return f.got, ""
 }
 
 // TestCollectRetries: the runner asks for as many retries as the function's event invoke config

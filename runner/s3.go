@@ -201,6 +201,10 @@ func RunS3(ctx context.Context, inv Invoker, opts S3Options) (*S3Observations, e
 	return obs, nil
 }
 
+// s3Tries bounds the invocations one S3 request gets: one more, and one more again, when an
+// invocation ran out of the function's time before its S3 calls finished (a loaded host).
+const s3Tries = 3
+
 func invokeS3(ctx context.Context, inv Invoker, opts S3Options, ob *Observation, req probes.S3Request) {
 	payload, err := json.Marshal(probes.Event{
 		Schema: probes.SchemaVersion, RunID: opts.RunID, Tenant: ob.Tenant, Seq: ob.Seq, S3: &req,
@@ -210,14 +214,38 @@ func invokeS3(ctx context.Context, inv Invoker, opts S3Options, ob *Observation,
 		ob.Err = fmt.Sprintf("encode event: %v", err)
 		return
 	}
-	ictx, cancel := context.WithTimeout(ctx, opts.Invoke)
-	defer cancel()
-	ob.Start = time.Now()
-	resp, err := inv.Invoke(ictx, InvokeRequest{
-		Function: opts.Function, Qualifier: opts.Qualifier, Tenant: ob.Tenant, Payload: payload,
-	})
-	ob.Duration = time.Since(ob.Start)
-	record(ob, resp, err)
+	for try := 1; ; try++ {
+		*ob = Observation{Seq: ob.Seq, Schedule: ob.Schedule, Tenant: ob.Tenant}
+		ictx, cancel := context.WithTimeout(ctx, opts.Invoke)
+		ob.Start = time.Now()
+		resp, err := inv.Invoke(ictx, InvokeRequest{
+			Function: opts.Function, Qualifier: opts.Qualifier, Tenant: ob.Tenant, Payload: payload,
+		})
+		ob.Duration = time.Since(ob.Start)
+		cancel()
+		record(ob, resp, err)
+		ob.Retries += try - 1
+		if try == s3Tries || ctx.Err() != nil || !outOfTime(ob) {
+			return
+		}
+	}
+}
+
+// outOfTime reports whether an S3 invocation ran out of the function's time: it timed out, or
+// its report has a call the invocation's deadline cut short.
+func outOfTime(ob *Observation) bool {
+	if ob.ErrorType == "Sandbox.Timedout" {
+		return true
+	}
+	if ob.Report == nil {
+		return false
+	}
+	for _, a := range ob.Report.S3 {
+		if a.OutOfTime {
+			return true
+		}
+	}
+	return false
 }
 
 // phaseSecrets lists every credential string in the phase, for redaction.

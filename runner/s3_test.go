@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tenantcheck/tenantcheck/probes"
 )
@@ -113,5 +114,46 @@ func TestRunS3StopsOnCancel(t *testing.T) {
 	obs, err := RunS3(ctx, &s3Echo{}, S3Options{Function: "f", Phase: s3TestPhase("a", "b")})
 	if !errors.Is(err, context.Canceled) || obs == nil || len(obs.Items) != 0 {
 		t.Errorf("obs %v err %v; want no invocations and context.Canceled", obs, err)
+	}
+}
+
+// scriptedInvoker answers each Invoke with the next of its reports, as a sync probe would.
+type scriptedInvoker struct {
+	reports []*probes.Report
+	calls   int
+}
+
+func (s *scriptedInvoker) Invoke(_ context.Context, _ InvokeRequest) (InvokeResponse, error) {
+	rep := s.reports[min(s.calls, len(s.reports)-1)]
+	s.calls++
+	b, err := json.Marshal(rep)
+	return InvokeResponse{StatusCode: 200, Payload: b}, err
+}
+
+// TestInvokeS3RetriesWhatRanOutOfTime: an S3 invocation whose calls the function's deadline cut
+// short is made again (at most s3Tries times in all); one whose calls were answered, even
+// refused, is not.
+func TestInvokeS3RetriesWhatRanOutOfTime(t *testing.T) {
+	late := &probes.Report{Schema: probes.SchemaVersion, EnvID: "e1", S3: []probes.S3Attempt{{Op: probes.S3GetObject, OutOfTime: true, Error: "context deadline exceeded"}}}
+	denied := &probes.Report{Schema: probes.SchemaVersion, EnvID: "e2", S3: []probes.S3Attempt{{Op: probes.S3GetObject, ErrorCode: "AccessDenied"}}}
+	tests := []struct {
+		name      string
+		script    []*probes.Report
+		wantCalls int
+		wantEnv   string
+	}{
+		{"answered at once", []*probes.Report{denied}, 1, "e2"},
+		{"late, then answered", []*probes.Report{late, denied}, 2, "e2"},
+		{"late every time", []*probes.Report{late}, s3Tries, "e1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := &scriptedInvoker{reports: tt.script}
+			ob := &Observation{Seq: 7, Schedule: "s3", Tenant: "blue"}
+			invokeS3(t.Context(), inv, S3Options{Function: "f", Invoke: time.Second}, ob, probes.S3Request{})
+			if inv.calls != tt.wantCalls || ob.Report == nil || ob.Report.EnvID != tt.wantEnv || ob.Seq != 7 || ob.Retries != tt.wantCalls-1 {
+				t.Errorf("%d calls, report %+v, seq %d, retries %d; want %d calls ending in %s", inv.calls, ob.Report, ob.Seq, ob.Retries, tt.wantCalls, tt.wantEnv)
+			}
+		})
 	}
 }

@@ -113,6 +113,9 @@ func evaluateUpdateControl(_ *runner.LifecycleObservations, calls []runner.Contr
 	if len(updates) == 0 {
 		return false, "no update of the function went through (" + refused + "), so no environment could outlive one"
 	}
+	if len(envsOf(calls, "before", "during")) < 2 {
+		return false, fmt.Sprintf("%d updates went through, but fewer than two tenants had an environment before them", len(updates))
+	}
 	after := envsOf(calls, "after")
 	if len(after) < 2 {
 		return false, fmt.Sprintf("%d updates went through, but fewer than two tenants were served after them", len(updates))
@@ -142,6 +145,9 @@ func evaluateUpdateControl(_ *runner.LifecycleObservations, calls []runner.Contr
 // evaluateBurstControl: the burst ran in more than one environment at once, so the target had
 // to find the bursting tenant environments beyond the one it had.
 func evaluateBurstControl(_ *runner.LifecycleObservations, calls []runner.ContractCall) (bool, string) {
+	if len(envsOf(calls, "idle")) < 2 {
+		return false, "fewer than two tenants left an idle environment before the burst, so there was little to borrow"
+	}
 	envs := 0
 	for _, e := range envsOf(calls, "burst") {
 		envs = max(envs, len(e))
@@ -158,6 +164,9 @@ func evaluateCapControl(lo *runner.LifecycleObservations, calls []runner.Contrac
 	fill, back := envsOf(calls, "fill"), envsOf(calls, "return")
 	evicted := 0
 	for tenant, envs := range back {
+		if len(fill[tenant]) == 0 {
+			continue // its fill call has no report: nothing to compare with
+		}
 		for env := range envs {
 			if !fill[tenant][env] {
 				evicted++

@@ -98,6 +98,18 @@ func TestLifecycleChecks(t *testing.T) {
 		{"idle timeout too long", "TI-LIFE-004", func(lo *runner.LifecycleObservations) {
 			lo.Skipped = map[string]string{runner.LifecycleQuiet: "the target's idle timeout 5m0s is longer than the phase waits"}
 		}, reports.Skip, "quiet event not run: the target's idle timeout 5m0s"},
+		{"nothing idle beside the burst", "TI-LIFE-002", func(lo *runner.LifecycleObservations) {
+			b := lo.Events[runner.LifecycleBurst]
+			b[0].StatusCode, b[0].Report, b[1].StatusCode, b[1].Report = 429, nil, 429, nil
+		}, reports.Inconclusive, "fewer than two tenants left an idle environment"},
+		{"a returning tenant whose fill has no report proves no eviction", "TI-LIFE-003", func(lo *runner.LifecycleObservations) {
+			c := lo.Events[runner.LifecycleCap]
+			c[0].StatusCode, c[0].Report, c[1].StatusCode, c[1].Report = 503, nil, 503, nil
+		}, reports.Inconclusive, "never evicted one"},
+		{"no environment before the updates", "TI-LIFE-001", func(lo *runner.LifecycleObservations) {
+			u := lo.Events[runner.LifecycleUpdate]
+			u[0].StatusCode, u[0].Report, u[1].StatusCode, u[1].Report = 429, nil, 429, nil
+		}, reports.Inconclusive, "fewer than two tenants had an environment before them"},
 		{"throttled burst is not judged", "TI-LIFE-002", func(lo *runner.LifecycleObservations) {
 			b := lo.Events[runner.LifecycleBurst]
 			b[3].StatusCode, b[3].Report = 429, nil

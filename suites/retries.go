@@ -53,9 +53,13 @@ func evaluateAsyncRetries(obs *runner.Observations) reports.CheckResult {
 		}
 	}
 	if info.Received == 0 {
+		why := "the target may not retry, or retries later than the wait: raise --async-retry-wait"
+		if info.ReadError != "" {
+			why = "reading the reports failed: " + info.ReadError
+		}
 		return reports.CheckResult{Status: reports.Inconclusive,
-			Reason: fmt.Sprintf("no retry of %s arrived within %s (the target may not retry, or retries later than the wait: raise --async-retry-wait)",
-				plural(info.Failed, "failed Event invocation", "failed Event invocations"), info.Waited.Round(1e6))}
+			Reason: fmt.Sprintf("no retry of %s arrived within %s (%s)",
+				plural(info.Failed, "failed Event invocation", "failed Event invocations"), info.Waited.Round(1e6), why)}
 	}
 	var v verifier
 	envs := map[string]bool{}

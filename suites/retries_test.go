@@ -44,6 +44,8 @@ func TestAsyncRetries(t *testing.T) {
 		{"a retry in a twin's environment names the rule", run(rep("env-B", "blue")), reports.Fail, "1 violation", "collidesUnder"},
 		{"a retry told another tenant", run(rep("env-b", "green")), reports.Fail, "1 violation", "got"},
 		{"no retry arrived", runWith(false), reports.Inconclusive, "no retry of 2 failed Event invocations arrived within 1s", ""},
+		{"reads failing", &runner.Observations{Target: runner.TargetInfo{AsyncRetries: &runner.AsyncRetries{Failed: 2, Expected: 2, ReadError: "AccessDeniedException"}}},
+			reports.Inconclusive, "reading the reports failed: AccessDeniedException", ""},
 		{"no failing Event invocation", &runner.Observations{}, reports.Skip, "made no failing Event invocation", ""},
 		{"not collected", &runner.Observations{Target: runner.TargetInfo{AsyncRetries: &runner.AsyncRetries{Failed: 1, NotCollected: "the none channel carries no reports back"}}},
 			reports.Skip, "retries not collected", ""},

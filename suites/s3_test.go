@@ -118,6 +118,20 @@ func TestS3Checks(t *testing.T) {
 				}
 			})
 		}, [4]reports.Status{p, inc, p, p}},
+		{"own call cut short by the invocation's deadline is not judged", func(o *runner.Observations) {
+			eachS3Attempt(o, func(_ string, a *probes.S3Attempt) {
+				if a.Own && a.Op == probes.S3DeleteObject {
+					a.Allowed, a.Error, a.OutOfTime = false, "operation error S3: DeleteObject, context deadline exceeded", true
+				}
+			})
+		}, [4]reports.Status{p, p, p, p}},
+		{"every own call cut short", func(o *runner.Observations) {
+			eachS3Attempt(o, func(_ string, a *probes.S3Attempt) {
+				if a.Own {
+					a.Allowed, a.BodyFingerprint, a.Error, a.OutOfTime = false, "", "context deadline exceeded", true
+				}
+			})
+		}, [4]reports.Status{inc, p, p, p}},
 		{"broker can read", func(o *runner.Observations) { o.S3.BrokerAccess = "GetObject bblue/secret" },
 			[4]reports.Status{p, f, p, p}},
 		{"credentials outlive request", func(o *runner.Observations) {
