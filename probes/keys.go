@@ -57,8 +57,13 @@ func (s *keyStore) place() Place { return PlaceKeys }
 // defaultKeyStore uses the environment's real user and session keyrings.
 func defaultKeyStore() *keyStore {
 	// As in a login session, the user keyring is reachable from the session keyring, so the
-	// function possesses it (and the keys in it) and may set its keys' permissions.
-	_, _ = unix.KeyctlInt(unix.KEYCTL_LINK, unix.KEY_SPEC_USER_KEYRING, unix.KEY_SPEC_SESSION_KEYRING, 0, 0)
+	// function possesses it (and the keys in it) and may set its keys' permissions. Only into a
+	// session keyring of its own, still empty: one that already holds something is shared (a
+	// faulty target's), and every environment nesting its user keyring there makes each read
+	// of /proc/keys search all of them for every key, which slowed a whole host to a crawl.
+	if len(keyringMembers(unix.KEY_SPEC_SESSION_KEYRING)) == 0 {
+		_, _ = unix.KeyctlInt(unix.KEYCTL_LINK, unix.KEY_SPEC_USER_KEYRING, unix.KEY_SPEC_SESSION_KEYRING, 0, 0)
+	}
 	return &keyStore{
 		user:     keyRing{unix.KEY_SPEC_USER_KEYRING, "@u"},
 		session:  keyRing{unix.KEY_SPEC_SESSION_KEYRING, "@s"},
