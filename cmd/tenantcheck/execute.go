@@ -78,7 +78,7 @@ func (s *session) phase(name string, fn func()) {
 // Everything it created is taken down in reverse order whatever happened in between (Ctrl-C
 // included: cleanups run on a context detached from the cancelled one).
 func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io.Writer, info runner.RunInfo) (rep *reports.Report, retErr error) {
-	s := &session{f: f, tgt: newTarget(f), stderr: stderr, checks: checks, role: f.role}
+	s := &session{f: f, tgt: newTarget(f), stderr: &lockedWriter{w: stderr}, checks: checks, role: f.role}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
@@ -210,4 +210,26 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// lockedWriter serialises writes to w: the phases that run side by side (contract, lifecycle,
+// the schedules) all report progress on the run's stderr.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// Fd passes the underlying file's descriptor through, so a progress bar still knows whether it
+// draws on a terminal; without one it is an invalid descriptor, never a terminal.
+func (l *lockedWriter) Fd() uintptr {
+	if f, ok := l.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
 }
