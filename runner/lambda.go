@@ -177,6 +177,8 @@ type ClientOptions struct {
 	MaxConnsPerHost int
 	// HTTPClient replaces the SDK's HTTP client entirely (tests, proxies).
 	HTTPClient aws.HTTPClient
+	// Watch, when set, sees every call, so a target that stops answering ends the run.
+	Watch *TargetWatch
 }
 
 // NewLambdaClient builds a Lambda client for AWS (endpoint empty: the default credential chain
@@ -202,6 +204,9 @@ func NewLambdaClient(ctx context.Context, endpoint, region string, opts ClientOp
 		httpClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConnsPerHost = conns
 		})
+	}
+	if opts.Watch != nil {
+		httpClient = opts.Watch.Wrap(httpClient)
 	}
 
 	var cfg aws.Config

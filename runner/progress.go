@@ -44,6 +44,10 @@ func (p *barProgress) Start(total int) {
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription("invocations"),
 		progressbar.OptionShowCount(),
+		// The rate and the time left: a long run (10,000 tenants) says when it will end.
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("inv"),
+		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionClearOnFinish(),
 	)
 }

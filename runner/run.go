@@ -21,7 +21,10 @@ import (
 type Timeouts struct {
 	// Invoke bounds one invocation including the runner's retries. Default 30s.
 	Invoke time.Duration
-	// Phase bounds one schedule; unstarted steps are dropped when it expires. Default 2m.
+	// Phase bounds one schedule; unstarted steps are dropped when it expires. Zero (the
+	// default) follows the plan: three times what the schedule's own measured rate projects for
+	// its steps, never less than Defaults.Phase, so 10,000 tenants get the time they need and a
+	// target that hangs is still given up on.
 	Phase time.Duration
 	// AsyncReport is how long an Event invocation's report may take to reach the runner.
 	// Default 10s with the sink, 60s with the logs channel (CloudWatch makes lines searchable
@@ -125,9 +128,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeouts.Invoke <= 0 {
 		o.Timeouts.Invoke = d.Invoke
-	}
-	if o.Timeouts.Phase <= 0 {
-		o.Timeouts.Phase = d.Phase
 	}
 	o.AsyncChannel = resolveAsyncChannel(o.AsyncChannel, o.ReportSink)
 	if o.Timeouts.AsyncReport <= 0 {
@@ -244,15 +244,17 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 	}
 
 	opts.Record.begin(obs)
+	announce(opts.Log, phases, len(tenants))
 	opts.Progress.Start(total)
 	var errs []error
-	for _, ph := range phases {
+	for i, ph := range phases {
 		if err := e.runPhase(ctx, ph); err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
 			break
 		}
+		announceRest(opts.Log, phases[:i+1], phases[i+1:], time.Since(started))
 		if ph.Schedule == ScheduleErrors && !opts.IgnoreAsyncRetries {
 			// Retries are waited for before the next schedule, so those that come within
 			// --async-retry-wait never run into it (the resources schedule times its tenants'
@@ -294,8 +296,9 @@ type executor struct {
 	peers   *peerBook
 	inboxes *peerBook
 
-	mu     sync.Mutex // guards issued and track
+	mu     sync.Mutex // guards issued, track and clock
 	issued int
+	clock  *phaseClock // the running schedule's
 	items  []Observation
 	track  *tracker
 }
@@ -304,8 +307,12 @@ type executor struct {
 // batches. Cancellation stops issuing at once; invocations already issued run to completion
 // or to their own Invoke timeout so every recorded observation is complete.
 func (e *executor) runPhase(ctx context.Context, ph Phase) error {
-	pctx, cancel := context.WithTimeout(ctx, e.opts.Timeouts.Phase)
-	defer cancel()
+	clock := startPhaseClock(ctx, e.opts.Timeouts.Phase, len(ph.Steps))
+	defer clock.stop()
+	pctx := clock.ctx
+	e.mu.Lock()
+	e.clock = clock
+	e.mu.Unlock()
 	sem := make(chan struct{}, max(1, ph.Concurrency))
 	var inflight, reports sync.WaitGroup
 	batch, done := -1, 0
@@ -347,9 +354,9 @@ func (e *executor) runPhase(ctx context.Context, ph Phase) error {
 	reports.Wait()
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("schedule %s: stopped after %d of %d invocations: %w", ph.Schedule, done, len(ph.Steps), ctx.Err())
+		return fmt.Errorf("schedule %s: stopped after %d of %d invocations: %w", ph.Schedule, done, len(ph.Steps), context.Cause(ctx))
 	case done < len(ph.Steps):
-		return fmt.Errorf("schedule %s: phase timeout %v after %d of %d invocations", ph.Schedule, e.opts.Timeouts.Phase, done, len(ph.Steps))
+		return fmt.Errorf("schedule %s: phase timeout %v after %d of %d invocations", ph.Schedule, clock.why(), done, len(ph.Steps))
 	}
 	return nil
 }
@@ -381,7 +388,9 @@ func (e *executor) finish(idx, tenant int, completed bool) {
 	e.opts.Record.invocation(&e.items[idx])
 	e.mu.Lock()
 	e.track.end(tenant, completed)
+	clock := e.clock
 	e.mu.Unlock()
+	clock.tick()
 	e.opts.Progress.Tick()
 }
 

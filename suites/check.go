@@ -123,6 +123,17 @@ func Skipped(checks []Check, reason string) []reports.CheckResult {
 	return out
 }
 
+// NotRun is the verdict of a run that ended before it observed anything (the target could not
+// be stood up or the probe deployed, or Ctrl-C came first): every check ERRORs with the reason,
+// so a pipeline that collects the report still finds one, and it says why there is nothing in it.
+func NotRun(checks []Check, reason string) []reports.CheckResult {
+	out := make([]reports.CheckResult, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, describe(c, reports.CheckResult{Status: reports.Error, Reason: reason}))
+	}
+	return out
+}
+
 // Evaluate runs the checks against one run's observations, in order.
 //
 // It is where the SHOULD mapping lives: a SHOULD check whose evaluation FAILs is reported as

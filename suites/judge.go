@@ -15,14 +15,20 @@ const DeselectedReason = "deselected by --checks/--skip"
 // `judge` on a saved observations file, so both give the same report. It evaluates the selected
 // checks, reports every other known check as SKIP, and holds back a PASS wherever the run did
 // not finish what it set out to try (obs.Incomplete): such a check is INCONCLUSIVE with the
-// reason, while a FAIL on what was seen stands.
+// reason, an ERROR or INCONCLUSIVE one names the gap too, while a FAIL on what was seen stands.
 func Judge(obs *runner.Observations, selected []Check) []reports.CheckResult {
 	results := Evaluate(selected, obs)
 	if obs != nil && len(obs.Incomplete) > 0 {
 		for i := range results {
-			if why := gapReason(obs.Incomplete, results[i].Area); why != "" && results[i].Status == reports.Pass {
+			why := gapReason(obs.Incomplete, results[i].Area)
+			switch {
+			case why == "":
+			case results[i].Status == reports.Pass:
 				results[i].Status = reports.Inconclusive
 				results[i].Reason = fmt.Sprintf("run incomplete (%s), so no PASS: %s", why, results[i].Reason)
+			case results[i].Status == reports.Error || results[i].Status == reports.Inconclusive:
+				// The gap is the likelier cause of the error than anything the check names.
+				results[i].Reason = fmt.Sprintf("run incomplete (%s): %s", why, results[i].Reason)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +53,10 @@ type session struct {
 	// frontDoor is the target's own API as the run reaches it, for TI-NET-002.
 	frontDoor *runner.FrontDoor
 	// record is the observations file (run --observations); nil writes nothing.
-	record   *runner.Record
+	record *runner.Record
+	// watch sees every call to the target's Lambda API and stops the run when the target no
+	// longer answers (killed, or its machine gone).
+	watch    *runner.TargetWatch
 	cleanups []func(context.Context) error
 }
 
@@ -79,6 +83,14 @@ func (s *session) phase(name string, fn func()) {
 // included: cleanups run on a context detached from the cancelled one).
 func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io.Writer, info runner.RunInfo) (rep *reports.Report, retErr error) {
 	s := &session{f: f, tgt: newTarget(f), stderr: &lockedWriter{w: stderr}, checks: checks, role: f.role}
+	// The run's context ends on Ctrl-C (the caller's) or when the target stops answering (the
+	// watch's cause); either way the phases stop and what they saw is judged, with no PASS.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.watch = &runner.TargetWatch{Gone: func(err error) {
+		s.logf("%v; stopping the run", err)
+		stop(err)
+	}}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
@@ -88,8 +100,9 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 			}
 		}
 	}()
+	started := time.Now()
 	if err := s.open(ctx); err != nil {
-		return nil, err
+		return s.notStarted(info, started, err), err
 	}
 	info.Target, info.Function, info.Started = s.label, s.function, time.Now().UTC()
 	for _, c := range checks {
@@ -120,6 +133,18 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 		retErr = multierror.Append(retErr, toolError("run: %w", res.runErr))
 	}
 	return rep, retErr
+}
+
+// notStarted is the report of a run that could not open its target: every selected check is
+// ERROR with why, so the requested reports are still written (and the exit code is 2).
+func (s *session) notStarted(info runner.RunInfo, started time.Time, err error) *reports.Report {
+	info.Target, info.Function, info.Started = firstNonEmpty(s.label, firstNonEmpty(s.f.endpoint, "built-in")), s.function, started.UTC()
+	for _, c := range s.checks {
+		info.Checks = append(info.Checks, c.ID)
+	}
+	why := "the run stopped before it could observe anything: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+	results := append(suites.NotRun(s.checks, why), suites.Skipped(suites.Complement(suites.All(), s.checks), suites.DeselectedReason)...)
+	return buildReport(info, &runner.Observations{Seed: info.Seed}, results, time.Since(started))
 }
 
 // open stands the target up, chooses the async channel and puts the probe in place.

@@ -32,6 +32,9 @@ type phaseResults struct {
 	logs      *runner.LogsObservation
 	s3        *runner.S3Observations
 	declared  *runner.Isolation
+	// stopped is why the whole run was cut short (Ctrl-C, a target that stopped answering):
+	// every area's PASS is held back, not only the schedules'.
+	stopped error
 }
 
 // assemble is the one place the run's record is put together from its phases' results.
@@ -40,7 +43,10 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 	obs.Target.Endpoint = label
 	obs.Target.Isolation = r.declared
 	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3 = r.contract, r.lifecycle, r.logs, r.s3
-	if r.runErr != nil {
+	switch {
+	case r.stopped != nil:
+		obs.Incomplete = append(obs.Incomplete, runner.Gap{Reason: "run stopped: " + r.stopped.Error()})
+	case r.runErr != nil:
 		// errors.Join puts one schedule's error per line; a report's reason is one line.
 		why := strings.ReplaceAll(r.runErr.Error(), "\n", "; ")
 		obs.Incomplete = append(obs.Incomplete, runner.Gap{Area: suites.AreaIsolation, Reason: why})
@@ -74,8 +80,8 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 		// The resources schedule's probe allocates past the limit the target declares.
 		ropts.MemoryAllowanceMB = pre.Limits.MemoryAllowanceMB
 	}
+	ropts.Log = prefixWriter{w: s.stderr}
 	if !ropts.IgnoreAsyncRetries {
-		ropts.Log = prefixWriter{w: s.stderr}
 		ropts.AsyncRetries, ropts.NoAsyncRetries = s.eventRetries(ctx)
 		if pre != nil && ropts.Timeouts.AsyncRetry == 0 && len(pre.AsyncRetryDelaysMs) > 0 {
 			ropts.Timeouts.AsyncRetry = declaredRetryWait(pre.AsyncRetryDelaysMs, ropts.AsyncRetries, ropts.Timeouts.AsyncReport)
@@ -95,6 +101,21 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	if res.isolation == nil {
 		return res
 	}
+	if ctx.Err() != nil {
+		// Nothing more is asked of a target that is gone or a user who pressed Ctrl-C; the
+		// areas that would have read on say why they have nothing.
+		res.stopped = context.Cause(ctx)
+		why := "not run: run stopped: " + res.stopped.Error()
+		if s.wants(suites.AreaLogs) {
+			res.logs = &runner.LogsObservation{Group: s.logGroup, Err: why}
+			s.record.Logs(res.logs)
+		}
+		if s.wants(suites.AreaS3) {
+			res.s3 = runner.FailedS3(why)
+			s.record.S3(res.s3)
+		}
+		return res
+	}
 	if n := res.isolation.ForgedReports; n > 0 {
 		fmt.Fprintf(s.stderr, "warning: the async report channel refused %d report(s) that lacked their invocation's secret: something inside the target answered for an invocation it was not given\n", n)
 	}
@@ -106,6 +127,9 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	if s.wants(suites.AreaS3) {
 		s.phase("s3 phase done", func() { res.s3 = s.runS3(ctx, res.isolation) })
 		s.record.S3(res.s3)
+	}
+	if ctx.Err() != nil {
+		res.stopped = context.Cause(ctx)
 	}
 	return res
 }

@@ -84,7 +84,7 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringArrayVar(&f.outs, "out", nil, "file for the matching --format")
 	fl.DurationVar(&f.fnTimeout, "function-timeout", d.FunctionTimeout, "timeout of the deployed probe function (the errors schedule waits it out)")
 	fl.DurationVar(&f.timeouts.Invoke, "invoke-timeout", d.Invoke, "timeout of one invocation, retries included")
-	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", d.Phase, "timeout of one schedule")
+	fl.DurationVar(&f.timeouts.Phase, "phase-timeout", 0, fmt.Sprintf("timeout of one schedule (default: %dx the time its measured rate projects for it, at least %s)", runner.PhaseSlack, d.Phase))
 	fl.DurationVar(&f.timeouts.AsyncReport, "async-report-timeout", 0, fmt.Sprintf("how long to wait for an Event invocation's report (default %s through the sink, %s through logs)", d.AsyncReportSink, d.AsyncReportLogs))
 	fl.DurationVar(&f.timeouts.AsyncRetry, "async-retry-wait", 0, fmt.Sprintf("how long to wait, after the errors schedule, for the target to retry the failed Event invocations (TI-API-013); ends when every retry arrived (default: the delays a target declares plus the report timeout, else %s: Lambda retries after about 1 and 2 minutes)", d.AsyncRetryWait))
 	fl.StringVar(&f.asyncChannel, "async-channel", "auto", "how Event invocations report back: sink (loopback HTTP; local targets), logs (CloudWatch Logs FilterLogEvents), none (async checks SKIP), or auto (sink on loopback, logs with --aws, none otherwise)")
@@ -173,6 +173,8 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 		return usageError("--invocations %d: must be positive", f.invocations)
 	case f.concurrency < 1:
 		return usageError("--concurrency %d: must be positive", f.concurrency)
+	case f.timeouts.Phase < 0:
+		return usageError("--phase-timeout %s: must not be negative", f.timeouts.Phase)
 	case f.fnTimeout < time.Second:
 		return usageError("--function-timeout %s: Lambda's minimum is 1s", f.fnTimeout)
 	}

@@ -135,7 +135,7 @@ func (st *selftestFlags) runFlags(seed int64, faults []string, rate float64) *ru
 	f.aws.region = "us-east-1"
 	f.fnTimeout = d.FunctionTimeout
 	f.deployTimout = 2 * time.Minute
-	f.timeouts = runner.Timeouts{Invoke: d.Invoke, Phase: d.Phase, AsyncReport: d.AsyncReportSink}
+	f.timeouts = runner.Timeouts{Invoke: d.Invoke, AsyncReport: d.AsyncReportSink}
 	f.logsWait = d.LogsWait
 	f.target = targetFlags{faults: faults, faultRate: rate, maxEnvironments: d.MaxEnvironments, idleTimeout: d.IdleTimeout}
 	return &f

@@ -32,7 +32,7 @@ func (t *awsTarget) open(ctx context.Context, s *session) error {
 		return err
 	}
 	t.cfg = cfg
-	s.client = lambda.NewFromConfig(cfg)
+	s.client = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.HTTPClient = s.watch.Wrap(o.HTTPClient) })
 	s.label = "aws:" + cfg.Region
 	s.frontDoor = &runner.FrontDoor{Region: cfg.Region}
 	s.logf("target %s, seed %d", s.label, s.f.seed)

@@ -32,7 +32,7 @@ func (t *endpointTarget) open(ctx context.Context, s *session) error {
 // service's throttling is worth slowing down for.
 func (t *endpointTarget) dial(ctx context.Context, s *session) error {
 	s.logf("target %s, seed %d", s.endpoint, s.f.seed)
-	c, err := runner.NewLambdaClient(ctx, s.endpoint, s.f.region(), runner.ClientOptions{AdaptiveRetry: !runner.IsLoopback(s.endpoint)})
+	c, err := runner.NewLambdaClient(ctx, s.endpoint, s.f.region(), runner.ClientOptions{AdaptiveRetry: !runner.IsLoopback(s.endpoint), Watch: s.watch})
 	if err != nil {
 		return toolError("lambda client: %w", err)
 	}
