@@ -1,7 +1,12 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -22,4 +27,73 @@ func BenchmarkDefaultRun(b *testing.B) {
 		total += time.Since(t0)
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/run")
+}
+
+// BenchmarkScale runs the issue's large run, `run --checks isolation --tenants 10000
+// --invocations 12000` on the built-in target, in its own process, and reports what scale costs:
+// new-tenant invocations a second (invocations that were not a warm reuse, over the run's wall
+// time), the machine's CPU per new environment (all processes, from /proc/stat, so the
+// environments' own start and teardown count), the wall time, and the tenantcheck process's peak
+// RSS (ru_maxrss: the runner and the in-process target; the environments are far smaller). A
+// smaller size is given by TENANTCHECK_SCALE_TENANTS and TENANTCHECK_SCALE_INVOCATIONS.
+//
+//	go test -run '^$' -bench Scale -benchtime 1x -timeout 30m ./cmd/tenantcheck
+func BenchmarkScale(b *testing.B) {
+	tenants, invocations := envInt(b, "TENANTCHECK_SCALE_TENANTS", 10000), envInt(b, "TENANTCHECK_SCALE_INVOCATIONS", 12000)
+	for b.Loop() {
+		jsonPath := filepath.Join(b.TempDir(), "r.json")
+		cpu0 := machineCPU(b)
+		t0 := time.Now()
+		cmd := exec.Command(probeBinary, "run", "--checks", "isolation", "--tenants", strconv.Itoa(tenants),
+			"--invocations", strconv.Itoa(invocations), "--seed", "1", "--format", "json", "--out", jsonPath)
+		out, err := cmd.CombinedOutput()
+		wall := time.Since(t0)
+		cpu := machineCPU(b) - cpu0
+		if err != nil {
+			b.Fatalf("scale run: %v\n%s", err, out)
+		}
+		rep := readReport(b, jsonPath)
+		fresh := rep.Power.Invocations - rep.Power.WarmReuses
+		b.ReportMetric(float64(fresh)/wall.Seconds(), "new-tenant-inv/s")
+		b.ReportMetric(float64(cpu.Milliseconds())/float64(max(fresh, 1)), "cpu-ms/new-env")
+		b.ReportMetric(wall.Seconds(), "s/run")
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+		}
+		b.Logf("%d invocations, %d warm, verdict exit %d", rep.Power.Invocations, rep.Power.WarmReuses, rep.Summary.ExitCode)
+	}
+}
+
+// machineCPU is the CPU time every processor has spent busy since boot (/proc/stat: user, nice,
+// system, irq, softirq, steal).
+func machineCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			tb.Fatalf("/proc/stat: %q: %v", line, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+func envInt(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		tb.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
 }

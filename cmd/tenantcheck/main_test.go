@@ -106,7 +106,7 @@ func runBinaryEnv(t *testing.T, env []string, args ...string) (int, string, stri
 	}
 }
 
-func readReport(t *testing.T, path string) *reports.Report {
+func readReport(t testing.TB, path string) *reports.Report {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
