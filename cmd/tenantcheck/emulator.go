@@ -19,6 +19,7 @@ type targetFlags struct {
 	faultRate       float64
 	maxEnvironments int
 	idleTimeout     time.Duration
+	spares          int
 }
 
 // knownFaults joins the fault tables of every component that can be broken (the built-in target,
@@ -37,6 +38,7 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Float64Var(&f.faultRate, "fault-rate", 1.0, "probability with which a probabilistic fault (recycle) fires")
 	cmd.Flags().IntVar(&f.maxEnvironments, "max-environments", d.MaxEnvironments, "built-in target: cap on environments per function (active and idle)")
 	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", d.IdleTimeout, "built-in target: idle environments older than this are destroyed")
+	cmd.Flags().IntVar(&f.spares, "spare-environments", d.SpareEnvironments, "built-in target: pre-made environments a function version may keep ready for new tenants (each serves one tenant only, and never one that another served; 0: none)")
 }
 
 func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
@@ -45,6 +47,9 @@ func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
 	}
 	if f.maxEnvironments < 1 {
 		return emulator.Config{}, usageError("--max-environments %d: must be at least 1", f.maxEnvironments)
+	}
+	if f.spares < 0 {
+		return emulator.Config{}, usageError("--spare-environments %d: must not be negative", f.spares)
 	}
 	if _, err := knownFaults().Validate(f.faults); err != nil {
 		return emulator.Config{}, usageError("--fault: %w", err)
@@ -61,6 +66,7 @@ func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
 		Addr:            addr,
 		MaxEnvironments: f.maxEnvironments,
 		IdleTimeout:     f.idleTimeout,
+		Spares:          f.spares,
 		Faults:          f.faults,
 		FaultRate:       f.faultRate,
 		Seed:            seed,

@@ -193,8 +193,8 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 	}
 	f.target.faults = targetFaults
 	builtIn := f.endpoint == "" && !f.useAWS
-	if !builtIn && (len(targetFaults) > 0 || cmd.Flags().Changed("max-environments") || cmd.Flags().Changed("idle-timeout")) {
-		return usageError("--fault %s, --max-environments and --idle-timeout configure the built-in target; they cannot apply to --endpoint-url or --aws",
+	if !builtIn && (len(targetFaults) > 0 || cmd.Flags().Changed("max-environments") || cmd.Flags().Changed("idle-timeout") || cmd.Flags().Changed("spare-environments")) {
+		return usageError("--fault %s, --max-environments, --idle-timeout and --spare-environments configure the built-in target; they cannot apply to --endpoint-url or --aws",
 			strings.Join(targetFaults, ","))
 	}
 	if builtIn && f.s3Endpoint != "" && !runner.IsLoopback(f.s3Endpoint) {

@@ -137,7 +137,7 @@ func (st *selftestFlags) runFlags(seed int64, faults []string, rate float64) *ru
 	f.deployTimout = 2 * time.Minute
 	f.timeouts = runner.Timeouts{Invoke: d.Invoke, AsyncReport: d.AsyncReportSink}
 	f.logsWait = d.LogsWait
-	f.target = targetFlags{faults: faults, faultRate: rate, maxEnvironments: d.MaxEnvironments, idleTimeout: d.IdleTimeout}
+	f.target = targetFlags{faults: faults, faultRate: rate, maxEnvironments: d.MaxEnvironments, idleTimeout: d.IdleTimeout, spares: d.SpareEnvironments}
 	return &f
 }
 
