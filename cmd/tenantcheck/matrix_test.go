@@ -200,11 +200,12 @@ func TestFaultMatrix(t *testing.T) {
 const keyRuleFamily = "key-RULE"
 
 // keyRuleFocus selects what a focused run judges for a key-RULE row: the isolation and logs
-// areas, less four whose verdict on one ping-pong pass does not depend on the rule alone:
-// TI-RES-001 needs the resources schedule; TI-RAPI-001 needs a knock on an environment shown
+// areas, less five whose verdict on one ping-pong pass does not depend on the rule alone:
+// TI-RES-001 and TI-RES-002 need the resources schedule (its allocation, its 250 ms idle pause: a
+// ping-pong pass on pre-made environments leaves none idle that long); TI-RAPI-001 needs a knock on an environment shown
 // alive, which 52 invocations seldom give; TI-BG-001 and TI-NET-001 see a shared environment only
 // when a background write or a deposit lands between the two tenants' invocations.
-var keyRuleFocus = []string{"--checks", "isolation,logs", "--skip", "TI-RES-001,TI-RAPI-001,TI-BG-001,TI-NET-001",
+var keyRuleFocus = []string{"--checks", "isolation,logs", "--skip", "TI-RES-001,TI-RES-002,TI-RAPI-001,TI-BG-001,TI-NET-001",
 	"--schedule", "ping-pong", "--invocations", "52", "--seed", "42"}
 
 // TestKeyRuleMatrix keeps the 45 key-RULE rows of docs/FAULTS.md true at a cost CI can carry.
