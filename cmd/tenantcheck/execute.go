@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -179,6 +180,19 @@ func (s *session) logsClient(ctx context.Context) (runner.LogsClient, error) {
 	}
 	s.logs = lc
 	return lc, nil
+}
+
+// dropZipUnlessNeeded lets the probe package go once it is deployed when no phase of the run
+// creates functions of its own: it is tens of MB held for the whole run otherwise, the largest
+// thing in a 10,000-tenant run's memory.
+func (s *session) dropZipUnlessNeeded() {
+	if s.wants(suites.AreaContract) || s.wants(suites.AreaLifecycle) {
+		return
+	}
+	s.zipMu.Lock()
+	s.zip = nil
+	s.zipMu.Unlock()
+	debug.FreeOSMemory()
 }
 
 // probeZip packages the probe once for the deploy and the phases that create functions.

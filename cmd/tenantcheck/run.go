@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +62,8 @@ type runFlags struct {
 	runID string
 	// observations is the file the run's record is streamed to (JSON Lines).
 	observations string
+	// profileDir receives cpu.pprof and heap.pprof of the run (hidden: for scale work).
+	profileDir string
 }
 
 func newRunCmd() *cobra.Command {
@@ -103,6 +110,8 @@ inconclusive; 1 a MUST check failed; 2 inconclusive, errors, nothing run, usage 
 	fl.StringVar(&f.probeBinary, "probe-binary", "", "deploy this tenantcheck binary as the probe instead of the running one (e.g. a linux build for another CPU)")
 	fl.BoolVar(&f.noBuild, "no-build", false, "never build SeaweedFS: if it is not built yet, the s3 area reports SKIP")
 	fl.StringVar(&f.observations, "observations", "", "stream everything the run observes to this file (JSON Lines, docs/OBSERVATIONS.md) for `tenantcheck judge`")
+	fl.StringVar(&f.profileDir, "profile-dir", "", "write cpu.pprof (the whole run) and heap.pprof (live memory once judged) of this process here")
+	_ = fl.MarkHidden("profile-dir")
 	f.target.register(cmd)
 	return cmd
 }
@@ -156,6 +165,19 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return f.printPlan(cmd.Context(), stdout, checks)
 	}
 	info := runner.RunInfo{Tool: "tenantcheck", ToolVersion: toolVersion(), Seed: f.seed, Replay: replayCommand(cmd.Flags(), f.seed)}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit, so the collector works harder before the heap doubles past it instead of
+		// after: the deploy holds the probe package three times over (zip, request, decoded) for
+		// a moment, and that moment was the run's peak. Live data beyond it is still allowed.
+		debug.SetMemoryLimit(runMemoryLimit)
+	}
+	if f.profileDir != "" {
+		stop, err := startProfiles(f.profileDir)
+		if err != nil {
+			return toolError("--profile-dir: %w", err)
+		}
+		defer stop(stderr)
+	}
 	rep, runErr := f.execute(cmd.Context(), checks, stderr, info)
 	if rep == nil {
 		return runErr
@@ -165,6 +187,9 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	}
 	return finish(stdout, stderr, outs, rep, runErr)
 }
+
+// runMemoryLimit is the soft memory limit of `run` unless GOMEMLIMIT says otherwise.
+const runMemoryLimit = 100 << 20
 
 // sayCost tells the user of a long run what it cost this machine: its time, and the memory this
 // process (the runner and an in-process target; the environments are processes of their own)
@@ -259,4 +284,33 @@ func (f *runFlags) validate(cmd *cobra.Command) error {
 		return usageError("--schedule: %w", err)
 	}
 	return nil
+}
+
+// startProfiles starts a CPU profile into dir/cpu.pprof; the stop it returns ends it and writes
+// dir/heap.pprof, saying on w what could not be written.
+func startProfiles(dir string) (func(w io.Writer), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		return nil, fmt.Errorf("create cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		_ = cpu.Close()
+		return nil, fmt.Errorf("start cpu profile: %w", err)
+	}
+	return func(w io.Writer) {
+		pprof.StopCPUProfile()
+		if err := cpu.Close(); err != nil {
+			fmt.Fprintf(w, "tenantcheck: cpu profile: %v\n", err)
+		}
+		heap, err := os.Create(filepath.Join(dir, "heap.pprof"))
+		if err == nil {
+			err = errors.Join(pprof.Lookup("heap").WriteTo(heap, 0), heap.Close())
+		}
+		if err != nil {
+			fmt.Fprintf(w, "tenantcheck: heap profile: %v\n", err)
+		}
+	}, nil
 }

@@ -86,6 +86,7 @@ func (t *endpointTarget) deploy(ctx context.Context, s *session) error {
 	})
 	s.function = d.Name
 	s.logf("deployed probe %s (%d KB zip) in %s", d.Name, len(zip)/1024, time.Since(t0).Round(time.Millisecond))
+	s.dropZipUnlessNeeded()
 	return nil
 }
 
