@@ -15,10 +15,11 @@ const PhaseSlack = 3
 const minProjection = 10
 
 // phaseClock bounds one schedule. A fixed limit (--phase-timeout) is kept as given; otherwise
-// the limit follows the schedule's own rate: once minProjection invocations have finished it is
-// PhaseSlack times the time all of its steps would take at that rate, and never below the
-// floor (Defaults.Phase). The check runs when the current limit expires, so a target that stops
-// answering is given up on at the floor, and a fast one is never cut short by a fixed guess.
+// the limit follows the schedule's own rate: when the floor (Defaults.Phase) expires with at
+// least minProjection invocations finished, the limit is set, once, to PhaseSlack times the time
+// all of its steps would take at the rate so far, and never below the floor. It is set once
+// because a projection made later from a slowing rate always lies ahead of the present: a target
+// that starts to hang (every invocation waiting out its timeout) must still be given up on.
 type phaseClock struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -27,10 +28,12 @@ type phaseClock struct {
 	steps  int
 	start  time.Time
 
-	mu    sync.Mutex
-	done  int
-	limit time.Duration // the limit that expired, for the error
-	timer *time.Timer
+	mu      sync.Mutex
+	done    int
+	limit   time.Duration // the limit in force (the one that expired, for the error)
+	settled bool          // limit is final
+	stopped bool
+	timer   *time.Timer
 }
 
 func startPhaseClock(parent context.Context, fixed time.Duration, steps int) *phaseClock {
@@ -65,15 +68,29 @@ func (c *phaseClock) limitAt(elapsed time.Duration, done int) time.Duration {
 	return max(c.floor, PhaseSlack*projected)
 }
 
-// check runs when the limit last set expires: the schedule ends unless its rate now projects a
-// later limit, which is then set.
+// decide is what the clock does when its limit expires at elapsed with done finished: before
+// the limit is settled it projects one (and settles it once there is a rate); it reports the
+// limit now in force and whether the schedule must end. The caller holds c.mu.
+func (c *phaseClock) decide(elapsed time.Duration, done int) (time.Duration, bool) {
+	if !c.settled {
+		c.limit = c.limitAt(elapsed, done)
+		c.settled = c.fixed || done >= minProjection
+	}
+	return c.limit, elapsed >= c.limit
+}
+
+// check runs when the limit in force expires: the schedule ends unless the limit was just set
+// further ahead.
 func (c *phaseClock) check() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lim := c.limitAt(time.Since(c.start), c.done)
-	c.limit = lim
-	if left := lim - time.Since(c.start); left > 0 {
-		c.timer.Reset(left)
+	if c.stopped {
+		return
+	}
+	elapsed := time.Since(c.start)
+	lim, expired := c.decide(elapsed, c.done)
+	if !expired {
+		c.timer.Reset(lim - elapsed)
 		return
 	}
 	c.cancel()
@@ -92,6 +109,7 @@ func (c *phaseClock) why() string {
 
 func (c *phaseClock) stop() {
 	c.mu.Lock()
+	c.stopped = true
 	c.timer.Stop()
 	c.mu.Unlock()
 	c.cancel()

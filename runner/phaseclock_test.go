@@ -51,3 +51,37 @@ func TestPhaseClockEnds(t *testing.T) {
 	c.stop()
 	<-c.ctx.Done()
 }
+
+// TestPhaseClockSettles: the automatic limit is projected once, when the floor expires with a
+// rate, and then held: a schedule whose target starts to hang (each invocation waiting out its
+// timeout, so the rate keeps falling) still ends, where a limit projected afresh each time would
+// always lie ahead. Without a rate at the floor the schedule ends there.
+func TestPhaseClockSettles(t *testing.T) {
+	const floor = 2 * time.Minute
+	type step struct {
+		elapsed time.Duration
+		done    int
+		limit   time.Duration
+		expired bool
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"hangs after a good start", []step{
+			{floor, 100, 3 * 72 * time.Minute, false},               // 3600 steps at 100 per 2m: 72m projected
+			{3 * 72 * time.Minute, 150, 3 * 72 * time.Minute, true}, // slowed to a crawl: still ends
+		}},
+		{"no rate at the floor", []step{{floor, minProjection - 1, floor, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &phaseClock{floor: floor, steps: 3600}
+			for i, st := range tc.steps {
+				lim, expired := c.decide(st.elapsed, st.done)
+				if lim != st.limit || expired != st.expired {
+					t.Errorf("step %d: decide(%s, %d) = %s, %v; want %s, %v", i, st.elapsed, st.done, lim, expired, st.limit, st.expired)
+				}
+			}
+		})
+	}
+}

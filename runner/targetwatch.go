@@ -87,8 +87,10 @@ func (w *TargetWatch) saw(err error) {
 	}
 }
 
-// unreachable matches a call that never reached a listening target: refused, unroutable or
-// unresolvable. A reset or a timeout after connecting is an answer of sorts and does not count.
+// unreachable matches a call that never reached a listening target: refused, unroutable, or a
+// name that does not exist. A reset or a timeout after connecting is an answer of sorts, and a
+// failure on this side (out of descriptors or ports, a resolver hiccup) says nothing of the
+// target: neither counts.
 func unreachable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -97,9 +99,5 @@ func unreachable(err error) bool {
 		return true
 	}
 	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	return errors.As(err, &dns) && dns.IsNotFound
 }

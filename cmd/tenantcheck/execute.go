@@ -119,7 +119,10 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 	}
 	res := s.runPhases(ctx, info.Started)
 	if res.isolation == nil {
-		return nil, toolError("run: %w", res.runErr)
+		// The schedules never began (Ctrl-C or a gone target before the first invocation, an
+		// async channel that could not open): still a report, every check ERROR with why.
+		err := toolError("run: %w", res.runErr)
+		return s.notStarted(info, started, err), err
 	}
 	obs := res.assemble(s.label)
 	s.record.Target(obs.Target)
@@ -139,7 +142,17 @@ func (f *runFlags) execute(ctx context.Context, checks []suites.Check, stderr io
 // notStarted is the report of a run that could not open its target: every selected check is
 // ERROR with why, so the requested reports are still written (and the exit code is 2).
 func (s *session) notStarted(info runner.RunInfo, started time.Time, err error) *reports.Report {
-	info.Target, info.Function, info.Started = firstNonEmpty(s.label, firstNonEmpty(s.f.endpoint, "built-in")), s.function, started.UTC()
+	label := "built-in"
+	switch {
+	case s.label != "":
+		label = s.label
+	case s.f.endpoint != "":
+		label = s.f.endpoint
+	case s.f.useAWS:
+		label = "aws"
+	}
+	info.Target, info.Function, info.Started = label, s.function, started.UTC()
+	info.Checks = nil
 	for _, c := range s.checks {
 		info.Checks = append(info.Checks, c.ID)
 	}
