@@ -90,9 +90,10 @@ func TestRunStoppedStillReports(t *testing.T) {
 }
 
 // waitForLines waits until the file at path holds at least n lines containing want, or the
-// process behind exited ends first (false). Bounded: 30 s of 10 ms polls.
+// process behind exited ends first (false). Bounded, generously for a busy machine: 2 min of
+// 10 ms polls (a healthy run gets there in seconds).
 func waitForLines(path, want string, n int, exited <-chan struct{}) bool {
-	for range 3000 {
+	for range 12000 {
 		select {
 		case <-exited:
 			return false
