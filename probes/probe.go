@@ -72,6 +72,9 @@ type config struct {
 	logStream                                                string
 	runtimeAPI                                               string
 	childExe                                                 string
+	// sleeperExe is the program the process place's sleeping child runs: a small system
+	// program when one is found (see leanSleeper), otherwise childExe.
+	sleeperExe string
 	// reportOut receives report lines (Event.ReportLog); standard output, which the target
 	// captures into the environment's log stream.
 	reportOut                         io.Writer
@@ -120,6 +123,11 @@ func WithLogStream(name string) Option { return func(c *config) { c.logStream = 
 // mode (a test binary, say) would run that binary's own main in every invocation.
 func WithChildExecutable(path string) Option { return func(c *config) { c.childExe = path } }
 
+// WithSleeperExecutable names the program the sleeping child runs instead of the one New
+// chooses: it must block reading its standard input and exit at end of file (cat does). A
+// benchmark compares the lean sleeper with the probe binary this way.
+func WithSleeperExecutable(path string) Option { return func(c *config) { c.sleeperExe = path } }
+
 // WithTimeoutOvershoot sets how far past its deadline ActionTimeout sleeps (default 2 s): far
 // enough that a target which enforces timeouts must have cut the invocation off.
 func WithTimeoutOvershoot(d time.Duration) Option {
@@ -151,6 +159,9 @@ func New(opts ...Option) *Probe {
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.sleeperExe == "" && cfg.childExe != "" {
+		cfg.sleeperExe = leanSleeper(cfg.childExe)
 	}
 	p := &Probe{
 		cfg:       cfg,
@@ -185,7 +196,7 @@ func New(opts ...Option) *Probe {
 		&envStore{},
 		&backgroundStore{ring: newRing(maxKept)},
 		&credStore{cache: creds},
-		&procStore{dir: cfg.procDir, exe: cfg.childExe, minInterval: cfg.sleeperInterval, ring: newRing(maxKept),
+		&procStore{dir: cfg.procDir, exe: cfg.sleeperExe, minInterval: cfg.sleeperInterval, ring: newRing(maxKept),
 			sleeper: p.sleepers},
 		p.inbox,
 		keys,

@@ -29,14 +29,16 @@ const (
 // maxKept process canaries, so another tenant that can read this environment's processes finds
 // them in /proc/<pid>/environ.
 //
-// Cost, measured on the 2-core development host under a load average of 2-4: replacing the child
-// (fork+exec waited for, old child killed and reaped in the background) costs the invocation
-// 0.71-0.85 ms (BenchmarkSleeperReplace), but each new child then spends CPU starting the Go
-// runtime, and back-to-back invocations on two cores made Handle 1-3 ms slower
-// (BenchmarkHandle/child vs /no-child). That is over the 1 ms budget, so the child is replaced at
-// most once per WithSleeperInterval (default 20 ms): sequential invocations spaced further apart
-// plant every time, a burst plants on its first invocation and reports the others as
-// "rate-limited" (Planted false, so a check never counts a plant that did not happen).
+// Cost. Replacing the child means one fork+exec per planting invocation, so what the child runs
+// decides most of the cost: the probe binary itself pays the Go runtime's start and every linked
+// package's initialisation (16-19 ms of CPU for the tenantcheck binary, measured with perf stat on
+// the 2-core development host), cat about 0.7 ms. The sleeper only has to exist with the canaries
+// in its environment and die with the probe, so New picks cat where the system has one
+// (leanSleeper; Amazon Linux and every host the built-in target runs on do) and the probe binary
+// otherwise. Even so the child is replaced at most once per WithSleeperInterval (default 20 ms):
+// sequential invocations spaced further apart plant every time, a burst plants on its first
+// invocation and reports the others as "rate-limited" (Planted false, so a check never counts a
+// plant that did not happen).
 //
 // Why replace rather than keep one child: execve sets a process's environ once, and the new
 // environment is readable in /proc as soon as os.StartProcess returns (it waits for the exec),
@@ -108,6 +110,18 @@ func (p *procStore) scan(sc *scanState) {
 			sc.procReadable++
 		}
 	}
+}
+
+// leanSleeper returns a system program that can be the sleeper, or fallback when there is none.
+// cat blocks reading standard input and exits at its end, which is the whole of runChild's
+// contract.
+func leanSleeper(fallback string) string {
+	for _, path := range [...]string{"/usr/bin/cat", "/bin/cat"} {
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return path
+		}
+	}
+	return fallback
 }
 
 // selfPID names this process as dir sees it: inside a PID namespace with the host's /proc,
@@ -189,12 +203,18 @@ func (s *sleeper) replace(exe string, env []string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sleeper pipe: %w", err)
 	}
+	// Standard output and error go to /dev/null rather than closed descriptors: cat refuses to
+	// start without a standard output.
+	null, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0) // nil (closed in the child) when absent
 	proc, err := os.StartProcess(exe, []string{childArgv0}, &os.ProcAttr{
 		Env:   env,
-		Files: []*os.File{r, nil, nil},
+		Files: []*os.File{r, null, null},
 		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
 	r.Close()
+	if null != nil {
+		null.Close()
+	}
 	if err != nil {
 		w.Close()
 		return 0, fmt.Errorf("start sleeper %s: %w", exe, err)
