@@ -36,13 +36,20 @@ type verifier struct {
 // expect records f when actual does not satisfy m. A matcher error (a bug in the check, not in
 // the target) is recorded too, so it surfaces in the evidence instead of vanishing.
 func (v *verifier) expect(actual any, m types.GomegaMatcher, f *finding) {
+	v.expectLazily(actual, m, func() *finding { return f })
+}
+
+// expectLazily is expect for findings that cost something to describe: the finding is made only
+// when the expectation fails. The leak checks test every canary every invocation found, nearly
+// all of them the finder's own, and describing one names the wrong-key rules its tenants share.
+func (v *verifier) expectLazily(actual any, m types.GomegaMatcher, describe func() *finding) {
 	ok, err := m.Match(actual)
 	if err != nil {
-		v.errs = multierror.Append(v.errs, fmt.Errorf("%s: matcher error: %w", f.msg, err))
+		v.errs = multierror.Append(v.errs, fmt.Errorf("%s: matcher error: %w", describe().msg, err))
 		return
 	}
 	if !ok {
-		v.errs = multierror.Append(v.errs, f)
+		v.errs = multierror.Append(v.errs, describe())
 	}
 }
 

@@ -80,7 +80,7 @@ func leakEvaluator(places []probes.Place) func(*runner.Observations) reports.Che
 					continue
 				}
 				before := v.count()
-				v.expect(f.Canary.Tenant, gomega.Equal(inv.tenant), leakFinding(&inv, f))
+				v.expectLazily(f.Canary.Tenant, gomega.Equal(inv.tenant), func() *finding { return leakFinding(&inv, f) })
 				if v.count() > before {
 					canaries[f.Canary.Nonce] = true
 				}
