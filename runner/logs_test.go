@@ -136,14 +136,16 @@ func TestCollectLogsWaitsForLateReports(t *testing.T) {
 	d := &logDir{t: t, dir: t.TempDir()}
 	d.invocation("s-blue", "r1", "blue")
 	d.write("/aws/lambda/probe", "s-green", platform("platform.start", "r2", "green"))
+	// Ingestion lag: the rest of green's lines arrive only once the first read has been answered.
+	client := &afterFirstRead{LogsClient: logsClient(t, d.dir), read: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(400 * time.Millisecond) // ingestion lag
+		<-client.read
 		d.write("/aws/lambda/probe", "s-green", appLine("r2", "green"), platform("platform.report", "r2", "green"))
 	}()
 	obs := runObs([2]string{"r1", "blue"}, [2]string{"r2", "green"})
-	if err := CollectLogs(context.Background(), logsClient(t, d.dir), "probe", obs, 20*time.Second); err != nil {
+	if err := CollectLogs(context.Background(), client, "probe", obs, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	<-done
@@ -157,6 +159,19 @@ func TestCollectLogsWaitsForLateReports(t *testing.T) {
 	if n != 7 {
 		t.Errorf("want 7 events without duplicates across polls, got %d", n)
 	}
+}
+
+// afterFirstRead closes read once the first FilterLogEvents call has been answered.
+type afterFirstRead struct {
+	LogsClient
+	once sync.Once
+	read chan struct{}
+}
+
+func (c *afterFirstRead) FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+	out, err := c.LogsClient.FilterLogEvents(ctx, in, opts...)
+	c.once.Do(func() { close(c.read) })
+	return out, err
 }
 
 func TestCollectLogsBoundedWait(t *testing.T) {

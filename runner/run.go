@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,6 +104,10 @@ type Options struct {
 	// (its event invoke config allows none): the runner waits for nothing and TI-API-013 SKIPs
 	// with this reason.
 	NoAsyncRetries string
+	// Began, when set, is called once the run has its identity and tenants and before the first
+	// schedule, so a caller can prepare work that needs them (the s3 area lays out its tenants'
+	// data meanwhile) instead of waiting for the schedules to end.
+	Began func(runID string, tenants []Tenant)
 	// Log receives a line for each long wait the runner makes outside the schedules (the wait
 	// for async retries can take minutes on AWS), so a user sees why nothing moves; nil is
 	// silent.
@@ -244,6 +249,9 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 	}
 
 	opts.Record.begin(obs)
+	if opts.Began != nil {
+		opts.Began(runID, slices.Clone(tenants))
+	}
 	announce(opts.Log, phases, len(tenants))
 	opts.Progress.Start(total)
 	var errs []error

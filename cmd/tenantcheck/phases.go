@@ -59,6 +59,7 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 // schedules' record.
 func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResults {
 	res := &phaseResults{}
+	var s3prep <-chan s3Prepared
 	if s.wants(suites.AreaS3) {
 		s.tgt.startS3(ctx, s)
 	}
@@ -87,8 +88,14 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 			ropts.Timeouts.AsyncRetry = declaredRetryWait(pre.AsyncRetryDelaysMs, ropts.AsyncRetries, ropts.Timeouts.AsyncReport)
 		}
 	}
+	if s.wants(suites.AreaS3) {
+		// Laid out while the schedules run, once their tenants are known: off the critical path.
+		ropts.Began = func(runID string, tenants []runner.Tenant) { s3prep = s.prepareS3(ctx, runID, tenants) }
+	}
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
+	// Waited for on every path, so tenant data laid out for a run that then stopped is removed.
+	prepared := s.collectS3(s3prep)
 	// Always collected, even after a failed run: the phases delete their functions on return.
 	if contract != nil {
 		res.contract = <-contract
@@ -125,7 +132,7 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 		s.record.Logs(res.logs)
 	}
 	if s.wants(suites.AreaS3) {
-		s.phase("s3 phase done", func() { res.s3 = s.runS3(ctx, res.isolation) })
+		s.phase("s3 phase done", func() { res.s3 = s.runS3(ctx, res.isolation, prepared) })
 		s.record.S3(res.s3)
 	}
 	if ctx.Err() != nil {
@@ -220,29 +227,87 @@ func (s *session) readLogs(ctx context.Context, obs *runner.Observations) *runne
 	return lo
 }
 
-func (s *session) runS3(ctx context.Context, obs *runner.Observations) *runner.S3Observations {
-	opts, done := s.tgt.s3Setup(ctx, s, pickTenants(obs, s.f.seed))
-	if done != nil {
-		return done
-	}
-	opts.Faults, opts.RunID = s.f.s3Faults, obs.RunID
-	fx, err := s3data.Setup(ctx, opts)
-	if err != nil {
-		return runner.FailedS3(fmt.Sprintf("could not lay out tenant data: %v", err))
-	}
-	s.defer_(func(ctx context.Context) error {
-		if err := fx.Teardown(ctx); err != nil {
-			return toolError("remove tenant buckets: %w", err)
+// s3Prepared is the s3 area's tenant data, or why the area cannot go on (done).
+type s3Prepared struct {
+	fx   *s3data.Fixture
+	done *runner.S3Observations
+}
+
+// prepareS3 lays out the s3 area's tenant data on a goroutine of its own; collectS3 takes the
+// result. Nothing on that goroutine touches the session's cleanups.
+func (s *session) prepareS3(ctx context.Context, runID string, tenants []runner.Tenant) <-chan s3Prepared {
+	picked := pickTenants(tenantsOf(tenants), s.f.seed)
+	out := make(chan s3Prepared, 1)
+	go func() {
+		opts, done := s.tgt.s3Setup(ctx, s, picked)
+		if done != nil {
+			out <- s3Prepared{done: done}
+			return
 		}
+		opts.Faults, opts.RunID = s.f.s3Faults, runID
+		fx, err := s3data.Setup(ctx, opts)
+		if err != nil {
+			out <- s3Prepared{done: runner.FailedS3(fmt.Sprintf("could not lay out tenant data: %v", err))}
+			return
+		}
+		out <- s3Prepared{fx: fx}
+	}()
+	return out
+}
+
+// collectS3 waits for prepareS3 (nil: it never started) and arranges for the tenant data to be
+// removed at the end of the run.
+func (s *session) collectS3(prep <-chan s3Prepared) *s3Prepared {
+	if prep == nil {
 		return nil
-	})
+	}
+	p := <-prep
+	if p.fx != nil {
+		s.defer_(func(ctx context.Context) error {
+			if err := p.fx.Teardown(ctx); err != nil {
+				return toolError("remove tenant buckets: %w", err)
+			}
+			return nil
+		})
+	}
+	return &p
+}
+
+func (s *session) runS3(ctx context.Context, obs *runner.Observations, prepared *s3Prepared) *runner.S3Observations {
+	if prepared == nil {
+		// The schedules never said who their tenants were; lay the data out now.
+		prepared = s.collectS3(s.prepareS3(ctx, obs.RunID, tenantsFromRecord(obs)))
+	}
+	if prepared.done != nil {
+		return prepared.done
+	}
 	o, err := runner.RunS3(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}),
-		runner.S3Options{Function: s.function, Qualifier: s.f.qualifier, RunID: obs.RunID, Phase: fx.Phase(), Invoke: s.f.timeouts.Invoke,
+		runner.S3Options{Function: s.function, Qualifier: s.f.qualifier, RunID: obs.RunID, Phase: prepared.fx.Phase(), Invoke: s.f.timeouts.Invoke,
 			Forwarder: s.forwarder})
 	if err != nil {
 		s.logf("warning: s3 phase: %v", err)
 	}
 	return o
+}
+
+// tenantsOf and tenantsFromRecord convert between the runner's tenants and a record's.
+func tenantsOf(tenants []runner.Tenant) *runner.Observations {
+	obs := &runner.Observations{Pairs: map[string]string{}}
+	for _, t := range tenants {
+		obs.Tenants = append(obs.Tenants, t.ID)
+		if t.Pair != "" {
+			obs.Pairs[t.ID] = t.Pair
+		}
+	}
+	return obs
+}
+
+func tenantsFromRecord(obs *runner.Observations) []runner.Tenant {
+	out := make([]runner.Tenant, 0, len(obs.Tenants))
+	for _, id := range obs.Tenants {
+		out = append(out, runner.Tenant{ID: id, Pair: obs.Pairs[id]})
+	}
+	return out
 }
 
 // pickTenants chooses the s3 area's tenants from the run's fresh ones, seeded for replay.
