@@ -317,7 +317,7 @@ func sleepersOfRun(t *testing.T, runID string) []string {
 	}
 	for _, dir := range dirs {
 		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if err != nil || !bytes.HasPrefix(cmdline, []byte(childArgv0+"\x00")) {
+		if err != nil || !bytes.HasPrefix(cmdline, []byte(childArgv0+"\x00")) && !bytes.HasPrefix(cmdline, []byte("cat\x00")) {
 			continue
 		}
 		environ, err := os.ReadFile(filepath.Join(dir, "environ"))

@@ -16,7 +16,9 @@ import (
 const (
 	// childEnv marks a process started as the probe's sleeper; IsLambdaRuntime and Main route it.
 	childEnv = "TENANTCHECK_PROBE_CHILD"
-	// childArgv0 makes the sleeper recognisable in ps.
+	// childArgv0 makes a sleeper that runs the probe binary recognisable in ps. A lean sleeper
+	// keeps its program's own name (sleeperArgv0): multi-call binaries such as busybox choose
+	// what to run by it, and would exit at once under another.
 	childArgv0 = "tenantcheck-probe-child"
 	// maxProcs bounds how many /proc entries one scan reads.
 	maxProcs = 4096
@@ -124,6 +126,15 @@ func leanSleeper(fallback string) string {
 	return fallback
 }
 
+// sleeperArgv0 is the name a sleeper running exe is started under: cat and its kin keep their
+// own, anything else (the probe binary) is childArgv0.
+func sleeperArgv0(exe string) string {
+	if base := filepath.Base(exe); base == "cat" {
+		return base
+	}
+	return childArgv0
+}
+
 // selfPID names this process as dir sees it: inside a PID namespace with the host's /proc,
 // os.Getpid would name another process.
 func selfPID(dir string) string {
@@ -204,17 +215,21 @@ func (s *sleeper) replace(exe string, env []string) (int, error) {
 		return 0, fmt.Errorf("sleeper pipe: %w", err)
 	}
 	// Standard output and error go to /dev/null rather than closed descriptors: cat refuses to
-	// start without a standard output.
-	null, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0) // nil (closed in the child) when absent
-	proc, err := os.StartProcess(exe, []string{childArgv0}, &os.ProcAttr{
+	// start without a standard output, and a sleeper that exits at once would be a plant no one
+	// can find, reported as made.
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return 0, fmt.Errorf("sleeper output: %w", err)
+	}
+	proc, err := os.StartProcess(exe, []string{sleeperArgv0(exe)}, &os.ProcAttr{
 		Env:   env,
 		Files: []*os.File{r, null, null},
 		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
 	r.Close()
-	if null != nil {
-		null.Close()
-	}
+	null.Close()
 	if err != nil {
 		w.Close()
 		return 0, fmt.Errorf("start sleeper %s: %w", exe, err)

@@ -139,9 +139,15 @@ func TestCollectLogsWaitsForLateReports(t *testing.T) {
 	// Ingestion lag: the rest of green's lines arrive only once the first read has been answered.
 	client := &afterFirstRead{LogsClient: logsClient(t, d.dir), read: make(chan struct{})}
 	done := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
 	go func() {
 		defer close(done)
-		<-client.read
+		select {
+		case <-client.read:
+		case <-stop:
+			return
+		}
 		d.write("/aws/lambda/probe", "s-green", appLine("r2", "green"), platform("platform.report", "r2", "green"))
 	}()
 	obs := runObs([2]string{"r1", "blue"}, [2]string{"r2", "green"})

@@ -106,8 +106,9 @@ type Options struct {
 	NoAsyncRetries string
 	// Began, when set, is called once the run has its identity and tenants and before the first
 	// schedule, so a caller can prepare work that needs them (the s3 area lays out its tenants'
-	// data meanwhile) instead of waiting for the schedules to end.
-	Began func(runID string, tenants []Tenant)
+	// data meanwhile) instead of waiting for the schedules to end. expect is the built-in
+	// target's rough forecast of the schedules, waits for retries not included.
+	Began func(runID string, tenants []Tenant, expect time.Duration)
 	// Log receives a line for each long wait the runner makes outside the schedules (the wait
 	// for async retries can take minutes on AWS), so a user sees why nothing moves; nil is
 	// silent.
@@ -250,7 +251,8 @@ func Run(ctx context.Context, inv Invoker, opts Options) (*Observations, error) 
 
 	opts.Record.begin(obs)
 	if opts.Began != nil {
-		opts.Began(runID, slices.Clone(tenants))
+		expect, _ := forecast(phases, DefaultSettings().FunctionTimeout)
+		opts.Began(runID, slices.Clone(tenants), expect)
 	}
 	announce(opts.Log, phases, len(tenants))
 	opts.Progress.Start(total)

@@ -88,9 +88,16 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 			ropts.Timeouts.AsyncRetry = declaredRetryWait(pre.AsyncRetryDelaysMs, ropts.AsyncRetries, ropts.Timeouts.AsyncReport)
 		}
 	}
-	if s.wants(suites.AreaS3) {
+	if s.wants(suites.AreaS3) && s.tgt.quickWaits() {
 		// Laid out while the schedules run, once their tenants are known: off the critical path.
-		ropts.Began = func(runID string, tenants []runner.Tenant) { s3prep = s.prepareS3(ctx, runID, tenants) }
+		// The tenants' credentials are minted then too, so only for a run whose schedules end
+		// well inside their lifetime; otherwise (and on AWS, whose retries and log ingestion take
+		// minutes) the data is laid out after the schedules, as the s3 phase begins.
+		ropts.Began = func(runID string, tenants []runner.Tenant, expect time.Duration) {
+			if expect < s3EarlyLimit {
+				s3prep = s.prepareS3(ctx, runID, tenants)
+			}
+		}
 	}
 	res.isolation, res.runErr = runner.Run(ctx, runner.Retrying(&runner.LambdaInvoker{Client: s.client}, runner.RetryPolicy{}), ropts)
 	s.logf("isolation schedules done in %s", time.Since(started).Round(time.Millisecond))
@@ -226,6 +233,11 @@ func (s *session) readLogs(ctx context.Context, obs *runner.Observations) *runne
 	}
 	return lo
 }
+
+// s3EarlyLimit is the longest forecast of the schedules for which the s3 area's credentials are
+// minted before them: a third of their lifetime (s3data.DefaultDuration, 15 minutes), leaving the
+// rest for a target slower than the forecast and for the logs phase.
+const s3EarlyLimit = s3data.DefaultDuration / 3
 
 // s3Prepared is the s3 area's tenant data, or why the area cannot go on (done).
 type s3Prepared struct {

@@ -34,6 +34,9 @@ type target interface {
 	// startS3 begins whatever the s3 area needs that takes time (a local S3 server), so it
 	// overlaps the isolation schedules; s3Setup then waits for it.
 	startS3(ctx context.Context, s *session)
+	// quickWaits reports whether the target answers retries and log reads within seconds (a
+	// target on this machine), so the run's length follows its forecast.
+	quickWaits() bool
 	// s3Setup says where and how the s3 area lays out tenant data for tenants, or returns the
 	// phase's result (SKIP or ERROR with the reason) when it cannot run.
 	s3Setup(ctx context.Context, s *session, tenants []string) (s3data.SetupOptions, *runner.S3Observations)

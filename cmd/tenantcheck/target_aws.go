@@ -130,6 +130,8 @@ func (t *awsTarget) contract(s *session, o *runner.ContractOptions) string {
 
 func (t *awsTarget) startS3(context.Context, *session) {}
 
+func (t *awsTarget) quickWaits() bool { return false }
+
 func (t *awsTarget) s3Setup(_ context.Context, s *session, tenants []string) (s3data.SetupOptions, *runner.S3Observations) {
 	switch {
 	case s.f.s3Endpoint != "":

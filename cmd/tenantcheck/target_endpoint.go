@@ -129,6 +129,8 @@ func (t *endpointTarget) logGroup(ctx context.Context, s *session) string {
 
 func (t *endpointTarget) contract(*session, *runner.ContractOptions) string { return "" }
 
+func (t *endpointTarget) quickWaits() bool { return true }
+
 // startS3 starts SeaweedFS in the background, so its few seconds of start-up overlap the
 // isolation schedules.
 func (t *endpointTarget) startS3(ctx context.Context, s *session) {
