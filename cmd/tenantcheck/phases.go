@@ -95,7 +95,7 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 		// minutes) the data is laid out after the schedules, as the s3 phase begins.
 		ropts.Began = func(runID string, tenants []runner.Tenant, expect time.Duration) {
 			if expect < s3EarlyLimit {
-				s3prep = s.prepareS3(ctx, runID, tenants)
+				s3prep = s.prepareS3(ctx, runID, pickTenants(tenantsOf(tenants), s.f.seed))
 			}
 		}
 	}
@@ -245,10 +245,9 @@ type s3Prepared struct {
 	done *runner.S3Observations
 }
 
-// prepareS3 lays out the s3 area's tenant data on a goroutine of its own; collectS3 takes the
-// result. Nothing on that goroutine touches the session's cleanups.
-func (s *session) prepareS3(ctx context.Context, runID string, tenants []runner.Tenant) <-chan s3Prepared {
-	picked := pickTenants(tenantsOf(tenants), s.f.seed)
+// prepareS3 lays out the s3 area's data for the picked tenants on a goroutine of its own;
+// collectS3 takes the result. Nothing on that goroutine touches the session's cleanups.
+func (s *session) prepareS3(ctx context.Context, runID string, picked []string) <-chan s3Prepared {
 	out := make(chan s3Prepared, 1)
 	go func() {
 		opts, done := s.tgt.s3Setup(ctx, s, picked)
@@ -288,7 +287,7 @@ func (s *session) collectS3(prep <-chan s3Prepared) *s3Prepared {
 func (s *session) runS3(ctx context.Context, obs *runner.Observations, prepared *s3Prepared) *runner.S3Observations {
 	if prepared == nil {
 		// The schedules never said who their tenants were; lay the data out now.
-		prepared = s.collectS3(s.prepareS3(ctx, obs.RunID, tenantsFromRecord(obs)))
+		prepared = s.collectS3(s.prepareS3(ctx, obs.RunID, pickTenants(obs, s.f.seed)))
 	}
 	if prepared.done != nil {
 		return prepared.done
@@ -302,7 +301,7 @@ func (s *session) runS3(ctx context.Context, obs *runner.Observations, prepared 
 	return o
 }
 
-// tenantsOf and tenantsFromRecord convert between the runner's tenants and a record's.
+// tenantsOf puts the runner's tenants in a record's shape, which pickTenants reads.
 func tenantsOf(tenants []runner.Tenant) *runner.Observations {
 	obs := &runner.Observations{Pairs: map[string]string{}}
 	for _, t := range tenants {
@@ -312,14 +311,6 @@ func tenantsOf(tenants []runner.Tenant) *runner.Observations {
 		}
 	}
 	return obs
-}
-
-func tenantsFromRecord(obs *runner.Observations) []runner.Tenant {
-	out := make([]runner.Tenant, 0, len(obs.Tenants))
-	for _, id := range obs.Tenants {
-		out = append(out, runner.Tenant{ID: id, Pair: obs.Pairs[id]})
-	}
-	return out
 }
 
 // pickTenants chooses the s3 area's tenants from the run's fresh ones, seeded for replay.
