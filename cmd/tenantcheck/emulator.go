@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,12 +77,13 @@ func (f *targetFlags) config(addr string, seed int64) (emulator.Config, error) {
 
 func newEmulatorCmd() *cobra.Command {
 	var (
-		tf       targetFlags
-		addr     string
-		seed     int64
-		forwards []string
-		logMax   int64
-		pidsMax  int
+		tf          targetFlags
+		addr        string
+		gatewayAddr string
+		seed        int64
+		forwards    []string
+		logMax      int64
+		pidsMax     int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
@@ -104,6 +107,9 @@ SIGINT or SIGTERM stops every environment.`,
 			if logMax == 0 {
 				cfg.LogStreamMaxBytes = -1 // 0 on the command line means no cap
 			}
+			if cfg.GatewayAddr, err = gatewayAddrFor(addr, gatewayAddr); err != nil {
+				return usageError("emulator: %w", err)
+			}
 			srv, err := emulator.New(cfg)
 			if err != nil {
 				return usageError("emulator: %w", err)
@@ -113,6 +119,8 @@ SIGINT or SIGTERM stops every environment.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "tenantcheck emulator listening on %s\n", srv.Endpoint())
 			fmt.Fprintf(cmd.OutOrStdout(), "try: tenantcheck run --endpoint-url %s\n", srv.Endpoint())
+			fmt.Fprintf(cmd.OutOrStdout(), "REST API front door on %s: import an API with the apigateway client at %s, then call %s/restapis/{id}/{stage}/_user_request_/{path}\n",
+				srv.GatewayURL(), srv.Endpoint(), srv.GatewayURL())
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "stopping: destroying every environment")
 			if err := srv.Close(); err != nil {
@@ -122,10 +130,31 @@ SIGINT or SIGTERM stops every environment.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9300", "loopback address to listen on")
+	cmd.Flags().StringVar(&gatewayAddr, "gateway-addr", "", "loopback address the REST API front door answers requests to deployed APIs on (default: the port after --addr's, any free port when --addr's is 0; its control plane shares --addr)")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed for probabilistic faults")
 	cmd.Flags().StringArrayVar(&forwards, "forward", nil, "make this host address (127.0.0.1:PORT) reachable at the same address inside every environment (repeatable); `run` registers its own report sink and S3 endpoint for the length of a run")
 	cmd.Flags().Int64Var(&logMax, "log-stream-max", 64<<20, "bytes of function output one environment's log stream keeps before dropping the rest (0: no cap)")
 	cmd.Flags().IntVar(&pidsMax, "pids-max", 1024, "processes and threads one environment may have at once (its pids cgroup)")
 	tf.register(cmd)
 	return cmd
+}
+
+// gatewayAddrFor is --gateway-addr, or by default the port after addr's on the same host (any
+// free port when addr's is 0, so two emulators on ephemeral ports never collide).
+func gatewayAddrFor(addr, flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n >= 65535 {
+		return "", fmt.Errorf("--addr %q: port %q is not a number below 65535; give --gateway-addr", addr, port)
+	}
+	if n == 0 {
+		return net.JoinHostPort(host, "0"), nil
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1)), nil
 }

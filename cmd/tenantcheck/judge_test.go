@@ -135,3 +135,20 @@ func TestRunCutShortStillReports(t *testing.T) {
 		t.Errorf("judge of the cut run: exit %d, want 2; stderr: %s", code, errOut)
 	}
 }
+
+func TestGatewayAddrFor(t *testing.T) {
+	for _, tc := range []struct {
+		addr, flag, want, err string
+	}{
+		{"127.0.0.1:9300", "", "127.0.0.1:9301", ""},
+		{"127.0.0.1:0", "", "127.0.0.1:0", ""},
+		{"127.0.0.1:9300", "127.0.0.1:8080", "127.0.0.1:8080", ""},
+		{"127.0.0.1:65535", "", "", "give --gateway-addr"},
+		{"nonsense", "", "", "--addr"},
+	} {
+		got, err := gatewayAddrFor(tc.addr, tc.flag)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("gatewayAddrFor(%q, %q) = %q, %v; want %q, error with %q", tc.addr, tc.flag, got, err, tc.want, tc.err)
+		}
+	}
+}
