@@ -42,6 +42,9 @@ type Function struct {
 	Description string
 	// Tags are attached to the function so teardown and sweep can find it.
 	Tags map[string]string
+	// Env are the function's environment variables (the gateway area's authorizer reads its
+	// role and configuration there).
+	Env map[string]string
 }
 
 // CreateInput returns the CreateFunction request for f. It never shares f's Tags map, so a
@@ -74,6 +77,9 @@ func (f Function) CreateInput() *lambda.CreateFunctionInput {
 	}
 	if f.LogGroup != "" {
 		in.LoggingConfig.LogGroup = aws.String(f.LogGroup)
+	}
+	if len(f.Env) > 0 {
+		in.Environment = &types.Environment{Variables: maps.Clone(f.Env)}
 	}
 	if f.PerTenant {
 		in.TenancyConfig = &types.TenancyConfig{TenantIsolationMode: types.TenantIsolationModePerTenant}

@@ -44,6 +44,6 @@ func MainWith(extra ...Option) {
 		log.Printf("tenantcheck probe: no executable path, process canaries disabled: %v", err)
 	}
 	p := New(append(opts, extra...)...)
-	lambda.Start(p.Handle)
+	lambda.Start(p.HandleAny)
 	os.Exit(1) // lambda.Start exits on its own; this only documents that Main never returns
 }

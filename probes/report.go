@@ -217,6 +217,8 @@ type PlantResult struct {
 // (async).
 type Report struct {
 	Schema int `json:"schema"`
+	// Gateway is set when the invocation came through API Gateway (a proxy event).
+	Gateway *GatewaySeen `json:"gateway,omitempty"`
 	// Identity of the execution environment.
 	EnvID     string    `json:"envId"` // random, chosen at init
 	PID       int       `json:"pid"`

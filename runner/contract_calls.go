@@ -29,6 +29,11 @@ import (
 // deploy creates one function of the phase, with extra tags besides the run's, records the
 // CreateFunction answer as an echo of a PER_TENANT function, and waits until it is Active.
 func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string, extra map[string]string) (string, error) {
+	return r.deployWith(ctx, perTenant, label, extra, nil)
+}
+
+// deployWith is deploy with environment variables for the function.
+func (r *contractRun) deployWith(ctx context.Context, perTenant bool, label string, extra, env map[string]string) (string, error) {
 	dctx, cancel := context.WithTimeout(ctx, r.opts.DeployTimeout)
 	defer cancel()
 	prefix := r.prefix
@@ -48,7 +53,7 @@ func (r *contractRun) deploy(ctx context.Context, perTenant bool, label string, 
 	tags[runTag] = r.runID // last: it is how a sweep finds what a crash left behind
 	in := probes.Function{
 		Name: name, Role: r.opts.Role, Zip: r.opts.Zip, Arch: r.opts.Arch, Timeout: r.opts.FunctionTimeout,
-		PerTenant: perTenant, LogGroup: r.opts.LogGroup, Tags: tags,
+		PerTenant: perTenant, LogGroup: r.opts.LogGroup, Tags: tags, Env: env,
 		Description: "tenantcheck " + prefix + " phase: deleted when the phase ends",
 	}.CreateInput()
 	call := ContractCall{Op: "CreateFunction", Case: label, Function: name, Start: time.Now()}

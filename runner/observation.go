@@ -146,6 +146,9 @@ type Isolation struct {
 	// IdleTimeoutTag names the tag that gives a function an idle timeout of its own, where the
 	// target offers one (the built-in target does, a deviation from Lambda).
 	IdleTimeoutTag string `json:"idleTimeoutTag,omitempty"`
+	// GatewayURL is where the target's REST API front door answers requests to deployed
+	// APIs, whose control plane shares the Lambda endpoint; "" when it has none.
+	GatewayURL string `json:"gatewayUrl,omitempty"`
 }
 
 // Limits are a target's declared per-environment limits.
@@ -180,6 +183,8 @@ type Observations struct {
 	Contract *ContractObservations `json:"contract,omitempty"`
 	// Lifecycle holds the lifecycle phase (RunLifecycle); nil when that phase was not run.
 	Lifecycle *LifecycleObservations `json:"lifecycle,omitempty"`
+	// Gateway holds the gateway phase (RunGateway); nil when that phase was not run.
+	Gateway *GatewayObservations `json:"gateway,omitempty"`
 	// Logs is what the target's log group held for this run, read through the CloudWatch Logs
 	// API after the run (CollectLogs); nil when logs were not collected, so the log checks can
 	// say so instead of judging nothing.

@@ -54,6 +54,7 @@ type recordLine struct {
 	Retries    *recordRetries         `json:"retries,omitempty"`
 	Contract   *ContractObservations  `json:"contract,omitempty"`
 	Lifecycle  *LifecycleObservations `json:"lifecycle,omitempty"`
+	Gateway    *GatewayObservations   `json:"gateway,omitempty"`
 	Logs       *LogsObservation       `json:"logs,omitempty"`
 	S3         *S3Observations        `json:"s3,omitempty"`
 	Target     *TargetInfo            `json:"target,omitempty"`
@@ -90,6 +91,7 @@ const (
 	kindRetries    = "retries"
 	kindContract   = "contract"
 	kindLifecycle  = "lifecycle"
+	kindGateway    = "gateway"
 	kindLogs       = "logs"
 	kindS3         = "s3"
 	kindTarget     = "target"
@@ -191,6 +193,13 @@ func (r *Record) Lifecycle(l *LifecycleObservations) {
 	}
 }
 
+// Gateway records the gateway phase's result.
+func (r *Record) Gateway(g *GatewayObservations) {
+	if g != nil {
+		r.write(recordLine{Kind: kindGateway, Gateway: g})
+	}
+}
+
 // Contract records the contract phase's result.
 func (r *Record) Contract(c *ContractObservations) {
 	if c != nil {
@@ -275,6 +284,7 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 	var gaps []Gap
 	var contract *ContractObservations
 	var lifecycle *LifecycleObservations
+	var gateway *GatewayObservations
 	var logs *LogsObservation
 	var s3 *S3Observations
 	var target *TargetInfo
@@ -322,6 +332,8 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 			contract = line.Contract
 		case kindLifecycle:
 			lifecycle = line.Lifecycle
+		case kindGateway:
+			gateway = line.Gateway
 		case kindLogs:
 			logs = line.Logs
 		case kindS3:
@@ -363,7 +375,7 @@ func ReadRecord(in io.Reader) (*Recorded, error) {
 		}
 	}
 	obs.Items = pending
-	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3 = contract, lifecycle, logs, s3
+	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3, obs.Gateway = contract, lifecycle, logs, s3, gateway
 	if target != nil {
 		obs.Target = *target
 	}

@@ -44,7 +44,7 @@ type Check struct {
 // All returns every known check, in a stable order. It builds the registry on each call so no
 // caller can change what another sees.
 func All() []Check {
-	return append(append(append(append(append(append(append(isolationChecks(), runtimeAPIChecks()...), networkChecks()...), kernelChecks()...), resourceChecks()...), append(contractChecks(), retryCheck())...), append(lifecycleChecks(), logChecks()...)...), S3Checks()...)
+	return append(append(append(append(append(append(append(isolationChecks(), runtimeAPIChecks()...), networkChecks()...), kernelChecks()...), resourceChecks()...), append(contractChecks(), retryCheck())...), append(lifecycleChecks(), logChecks()...)...), append(S3Checks(), gatewayChecks()...)...)
 }
 
 // Select picks checks by ID or area name. An empty include selects everything; skip is applied

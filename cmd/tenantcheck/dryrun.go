@@ -53,6 +53,13 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 	if areas[suites.AreaLifecycle] {
 		ownArea(w, "lifecycle", tp.contractSkip, "one more PER_TENANT function, updated twice (configuration, code) mid-traffic, and one for the quiet event where the target lets a function have its own idle timeout, deleted at the end", tp.lifecycleNote)
 	}
+	if areas[suites.AreaGateway] {
+		skip := tp.gatewaySkip
+		if skip == "" {
+			skip = tp.contractSkip
+		}
+		ownArea(w, "gateway", skip, "a REST API on the target's front door (imported OpenAPI document, two stages, two usage plans, five API keys) before one more PER_TENANT function and the JWT authorizer that ships with tenantcheck (signing key generated for the run), deleted at the end", "")
+	}
 	return nil
 }
 

@@ -199,7 +199,7 @@ func (s *session) logsClient(ctx context.Context) (runner.LogsClient, error) {
 // creates functions of its own: it is tens of MB held for the whole run otherwise, the largest
 // thing in a 10,000-tenant run's memory.
 func (s *session) dropZipUnlessNeeded() {
-	if s.wants(suites.AreaContract) || s.wants(suites.AreaLifecycle) {
+	if s.wants(suites.AreaContract) || s.wants(suites.AreaLifecycle) || s.wants(suites.AreaGateway) {
 		return
 	}
 	s.zipMu.Lock()

@@ -29,9 +29,11 @@ type phaseResults struct {
 	contract *runner.ContractObservations
 	// lifecycle is the lifecycle phase's record; nil when its area was not selected.
 	lifecycle *runner.LifecycleObservations
-	logs      *runner.LogsObservation
-	s3        *runner.S3Observations
-	declared  *runner.Isolation
+	// gateway is the gateway phase's record; nil when its area was not selected.
+	gateway  *runner.GatewayObservations
+	logs     *runner.LogsObservation
+	s3       *runner.S3Observations
+	declared *runner.Isolation
 	// stopped is why the whole run was cut short (Ctrl-C, a target that stopped answering):
 	// every area's PASS is held back, not only the schedules'.
 	stopped error
@@ -42,7 +44,7 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 	obs := r.isolation
 	obs.Target.Endpoint = label
 	obs.Target.Isolation = r.declared
-	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3 = r.contract, r.lifecycle, r.logs, r.s3
+	obs.Contract, obs.Lifecycle, obs.Logs, obs.S3, obs.Gateway = r.contract, r.lifecycle, r.logs, r.s3, r.gateway
 	switch {
 	case r.stopped != nil:
 		obs.Incomplete = append(obs.Incomplete, runner.Gap{Reason: "run stopped: " + r.stopped.Error()})
@@ -70,6 +72,10 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	var lifecycle <-chan *runner.LifecycleObservations
 	if s.wants(suites.AreaLifecycle) {
 		lifecycle = inBackground(s, "lifecycle", func() *runner.LifecycleObservations { return s.runLifecycle(ctx) })
+	}
+	var gateway <-chan *runner.GatewayObservations
+	if s.wants(suites.AreaGateway) {
+		gateway = inBackground(s, "gateway", func() *runner.GatewayObservations { return s.runGateway(ctx) })
 	}
 
 	ropts := s.f.runnerOptions(s.function, s.stderr)
@@ -111,6 +117,10 @@ func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResult
 	if lifecycle != nil {
 		res.lifecycle = <-lifecycle
 		s.record.Lifecycle(res.lifecycle)
+	}
+	if gateway != nil {
+		res.gateway = <-gateway
+		s.record.Gateway(res.gateway)
 	}
 	if res.isolation == nil {
 		return res
@@ -169,6 +179,19 @@ func (s *session) runContract(ctx context.Context) *runner.ContractObservations 
 // phase is (the same target hooks: role, tags, cap, hold).
 func (s *session) runLifecycle(ctx context.Context) *runner.LifecycleObservations {
 	return runOwnPhase(ctx, s, "lifecycle", runner.SkippedLifecycle, runner.RunLifecycle)
+}
+
+// runGateway runs the gateway phase through the target's REST API front door, on functions of
+// its own configured as the contract phase's are.
+func (s *session) runGateway(ctx context.Context) *runner.GatewayObservations {
+	url, skip := s.tgt.gatewayURL(ctx, s)
+	if skip != "" {
+		return runner.SkippedGateway(skip)
+	}
+	return runOwnPhase(ctx, s, "gateway", runner.SkippedGateway, func(ctx context.Context, c *lambda.Client, opts runner.ContractOptions) (*runner.GatewayObservations, error) {
+		return runner.RunGateway(ctx, c, runner.GatewayOptions{ContractOptions: opts, URL: url,
+			APIGateway: runner.NewAPIGatewayClient(c), Region: s.f.region()})
+	})
 }
 
 // runOwnPhase runs a phase that creates functions of its own (run), or records why it could not

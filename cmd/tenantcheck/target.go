@@ -40,6 +40,9 @@ type target interface {
 	// s3Setup says where and how the s3 area lays out tenant data for tenants, or returns the
 	// phase's result (SKIP or ERROR with the reason) when it cannot run.
 	s3Setup(ctx context.Context, s *session, tenants []string) (s3data.SetupOptions, *runner.S3Observations)
+	// gatewayURL is where the target's REST API front door answers, or why the gateway area
+	// cannot run on it (skip).
+	gatewayURL(ctx context.Context, s *session) (url, skip string)
 	// declaredIsolation is what the target says it cannot isolate on its host (nil: it
 	// declares nothing, as AWS does).
 	declaredIsolation(ctx context.Context, s *session) *runner.Isolation
@@ -57,6 +60,8 @@ type targetPlan struct {
 	s3         string // the s3 area's line
 	// contractSkip, when set, is the contract area's only line: the phase cannot run.
 	contractSkip string
+	// gatewaySkip, when set, is the gateway area's only line: the target has no front door.
+	gatewaySkip string
 	// contractNote and lifecycleNote follow their area's line (what will SKIP within it).
 	contractNote, lifecycleNote string
 }

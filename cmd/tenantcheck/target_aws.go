@@ -155,6 +155,7 @@ func (t *awsTarget) describe(ctx context.Context, f *runFlags) (targetPlan, erro
 			d.S3Tenants, d.S3Tenants*2*d.S3Rounds),
 		contractNote:  "  TI-API-010 will SKIP: the environment-cap probe runs only against the built-in target, whose cap is known",
 		lifecycleNote: "  TI-LIFE-003 and TI-LIFE-004 will SKIP: AWS publishes neither its environment cap nor its idle timeout",
+		gatewaySkip:   "every check will SKIP: the gateway area does not deploy a REST API on AWS accounts yet",
 	}
 	switch {
 	case foreign:
@@ -202,3 +203,8 @@ func stackS3Options(p *awsstack.Plan, cfg aws.Config, tenants []string) s3data.S
 // refuses: the stack may be seconds old (deploy, then run at once), and IAM takes that long to
 // spread a new role. deploy's own --propagation-timeout defaults to the same minute.
 const rolePropagationWait = time.Minute
+
+// gatewayURL: the front door is not deployed on AWS accounts yet, so the area SKIPs there.
+func (t *awsTarget) gatewayURL(context.Context, *session) (string, string) {
+	return "", "the gateway area does not deploy a REST API on AWS accounts yet; it runs against the built-in target and `tenantcheck emulator`"
+}

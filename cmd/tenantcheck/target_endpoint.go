@@ -220,3 +220,13 @@ func (b *s3Backend) wait() (*seaweed.Server, error) {
 	<-b.done
 	return b.srv, b.err
 }
+
+// gatewayURL is the front door the target declares (GET /_tenantcheck/v1/isolation's gatewayUrl):
+// the built-in target and `tenantcheck emulator` declare theirs; another endpoint SKIPs the area.
+func (t *endpointTarget) gatewayURL(ctx context.Context, s *session) (string, string) {
+	iso := t.declaredIsolation(ctx, s)
+	if iso == nil || iso.GatewayURL == "" {
+		return "", "the endpoint declares no REST API front door (no gatewayUrl at GET /_tenantcheck/v1/isolation)"
+	}
+	return iso.GatewayURL, ""
+}

@@ -1,11 +1,13 @@
-// Command probe is the smallest program that behaves like tenantcheck started as `bootstrap`:
-// the probes tests build it, because they cannot import cmd/tenantcheck.
+// Command probe is the smallest program that behaves like tenantcheck started as `bootstrap`
+// (the probe, or the gateway area's authorizer): the probes and runner tests build it, because
+// they cannot import cmd/tenantcheck.
 package main
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/tenantcheck/tenantcheck/authorizer"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
 
@@ -13,6 +15,10 @@ import (
 // private directories for the shared places, and a private keyring, through these variables
 // (unset: the real ones).
 func main() {
+	if authorizer.Selected() {
+		authorizer.Main()
+		return
+	}
 	if probes.IsLambdaRuntime() {
 		var opts []probes.Option
 		for env, with := range map[string]func(string) probes.Option{

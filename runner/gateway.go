@@ -1,0 +1,636 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	apitypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"golang.org/x/time/rate"
+
+	"github.com/tenantcheck/tenantcheck/authorizer"
+	"github.com/tenantcheck/tenantcheck/probes"
+)
+
+// Gateway cases, the prefixes of GatewayRequest.Case, one per question the gateway area asks.
+const (
+	GatewaySpoof  = "spoof" // a valid token plus another tenant named by the client (TI-GW-001)
+	GatewayToken  = "token" // a token that must be refused (TI-GW-002, TI-GW-003)
+	GatewayCache  = "cache" // tenants taking turns on one path, results cached (TI-GW-004)
+	GatewayNoisy  = "noisy" // one tenant past its plan's rate beside one within it (TI-GW-005)
+	gatewayStage  = "tc"    // the stage of the spoof, token and cache cases
+	gatewayNStage = "nn"    // the noisy-neighbour stage, under the metered plan
+	gatewayAud    = "tenantcheck-gateway"
+)
+
+// GatewayObservations is the raw record of the gateway phase: requests through a REST API front
+// door that the phase deploys (a JWT authorizer, usage plans, a PER_TENANT probe) and what each
+// reached.
+type GatewayObservations struct {
+	API        string `json:"api,omitempty"`
+	Function   string `json:"function,omitempty"`
+	Authorizer string `json:"authorizer,omitempty"`
+	// Tenants are the phase's tenants by role: a, b (spoof, cache and token cases), noisy
+	// and quiet (the noisy neighbour).
+	Tenants  map[string]string `json:"tenants,omitempty"`
+	Requests []GatewayRequest  `json:"requests,omitempty"`
+	Noisy    *NoisyNeighbour   `json:"noisy,omitempty"`
+	// NotRun, when set, says why the phase did not run; every gateway check SKIPs with it.
+	NotRun  string        `json:"notRun,omitempty"`
+	Errors  []string      `json:"errors,omitempty"`
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+// SkippedGateway records that the gateway phase could not run.
+func SkippedGateway(reason string) *GatewayObservations {
+	return &GatewayObservations{NotRun: reason, Started: time.Now()}
+}
+
+// GatewayRequest is one request through the front door and what came back.
+type GatewayRequest struct {
+	// Case is the case and variant, "spoof/x-amz-tenant-id", "token/expired", "cache/3".
+	Case string `json:"case"`
+	// TokenTenant is the tenant the token was minted for ("" for none); Claimed, for a
+	// tampered token, the tenant its edited claim names; Spoof the tenant the client named.
+	TokenTenant string `json:"tokenTenant,omitempty"`
+	Claimed     string `json:"claimed,omitempty"`
+	Spoof       string `json:"spoof,omitempty"`
+	Status      int    `json:"status"`
+	// Reached is the tenant the probe was invoked for (its runtime's tenant), from its report;
+	// "" when no report came back, that is, the request reached no environment.
+	Reached string `json:"reached,omitempty"`
+	EnvID   string `json:"envId,omitempty"`
+	// Body is the start of a non-200 answer; Reason the gateway's X-Tenantcheck-Reason.
+	Body    string        `json:"body,omitempty"`
+	Reason  string        `json:"reason,omitempty"`
+	Err     string        `json:"err,omitempty"`
+	Latency time.Duration `json:"latencyNs"`
+}
+
+// NoisyNeighbour is the noisy-neighbour case: Noisy sends as fast as it can while Quiet sends at
+// half its plan's rate, both under the metered plan (Rate, Burst), each with its own API key.
+type NoisyNeighbour struct {
+	Rate  float64 `json:"rate"`
+	Burst int     `json:"burst"`
+	// Duration is how long the flood lasted.
+	Duration time.Duration `json:"durationNs"`
+	Noisy    LoadCounts    `json:"noisy"`
+	Quiet    LoadCounts    `json:"quiet"`
+}
+
+// LoadCounts counts one tenant's answers in the noisy-neighbour case.
+type LoadCounts struct {
+	Tenant    string `json:"tenant"`
+	Sent      int    `json:"sent"`
+	OK        int    `json:"ok"`
+	Throttled int    `json:"throttled"` // 429
+	// Other are answers that are neither 200 nor 429, and transport errors; Examples holds
+	// the first few.
+	Other    int           `json:"other"`
+	Examples []string      `json:"examples,omitempty"`
+	P50      time.Duration `json:"p50Ns"`
+	P99      time.Duration `json:"p99Ns"`
+}
+
+// GatewayOptions configures the gateway phase.
+type GatewayOptions struct {
+	ContractOptions
+	// URL is the front door's invocation endpoint; a stage answers at
+	// URL/restapis/{id}/{stage}/_user_request_.
+	URL string
+	// APIGateway is the control-plane client.
+	APIGateway *apigateway.Client
+	// Region names the API in the ARNs of its definition.
+	Region string
+	// HTTPClient sends the requests; default a client with InvokeTimeout.
+	HTTPClient *http.Client
+	// NoisyDuration is how long the noisy neighbour floods at most; default 1 s.
+	NoisyDuration time.Duration
+}
+
+// The metered plan of the noisy-neighbour case: low enough that one runner floods it at once,
+// high enough that the quiet tenant at half the rate never dips into its burst.
+const (
+	meteredRate  = 10
+	meteredBurst = 5
+	noisyWorkers = 4
+	// noisyFactor paces the flood at this many times the plan's rate, for the whole duration:
+	// far past the plan, and still taking every token the moment it refills, so a key the
+	// quiet tenant shares with the noisy one is drained for as long as the quiet one sends.
+	noisyFactor = 20
+)
+
+type gatewayRun struct {
+	*contractRun
+	o      GatewayOptions
+	gw     *apigateway.Client
+	http   *http.Client
+	issuer *authorizer.Issuer
+	obs    *GatewayObservations
+	seq    int64
+	seqMu  sync.Mutex
+	keys   map[string]string // tenant (or "default") to API key value
+	// made are the control-plane resources to delete: the API, plans and keys.
+	api     string
+	planIDs []string
+	keyIDs  []string
+}
+
+// RunGateway deploys a REST API front door on the target (the probe behind a JWT authorizer
+// that ships with tenantcheck, usage plans with a key per tenant) and sends it the requests the
+// gateway checks judge: a verified tenant with another named beside it, tokens that must be
+// refused, tenants taking turns under a cached authorizer, and a noisy neighbour beside a quiet
+// one. Everything it creates is deleted before it returns, on failure too.
+func RunGateway(ctx context.Context, c *lambda.Client, o GatewayOptions) (obs *GatewayObservations, err error) {
+	if o.APIGateway == nil || o.URL == "" {
+		return SkippedGateway("the target has no REST API front door"), nil
+	}
+	cr, err := newContractRun(c, o.ContractOptions, "gateway", 0x67617465776179)
+	if err != nil {
+		return SkippedGateway(err.Error()), err
+	}
+	r := &gatewayRun{contractRun: cr, o: o, gw: o.APIGateway, keys: map[string]string{}}
+	r.obs = &GatewayObservations{Started: time.Now(), Tenants: map[string]string{}}
+	r.http = o.HTTPClient
+	if r.http == nil {
+		r.http = &http.Client{Timeout: cr.opts.InvokeTimeout}
+	}
+	if r.o.NoisyDuration <= 0 {
+		r.o.NoisyDuration = time.Second
+	}
+	defer func() {
+		if cerr := r.cleanup(ctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		r.obs.Elapsed = time.Since(r.obs.Started)
+		obs = r.obs
+	}()
+	if err := r.setup(ctx); err != nil {
+		r.obs.Errors = append(r.obs.Errors, err.Error())
+		if r.obs.API == "" {
+			r.obs.NotRun = "front door not deployed: " + err.Error()
+		}
+		return r.obs, err
+	}
+	r.spoofs(ctx)
+	r.tokens(ctx)
+	r.cache(ctx)
+	r.noisy(ctx)
+	return r.obs, nil
+}
+
+func randomKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "tenantcheck-" + hex.EncodeToString(b)
+}
+
+func (r *gatewayRun) setup(ctx context.Context) error {
+	var err error
+	if r.issuer, err = authorizer.NewIssuer("tenantcheck-run-"+r.runID, gatewayAud); err != nil {
+		return err
+	}
+	for _, role := range []string{"a", "b", "noisy", "quiet"} {
+		r.obs.Tenants[role] = "gw-" + role + "-" + r.runID[:8]
+	}
+	for _, t := range r.obs.Tenants {
+		r.keys[t] = randomKey()
+	}
+	r.keys["default"] = randomKey()
+	cfg, err := r.issuer.Config(r.keys["default"])
+	if err != nil {
+		return err
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("gateway: authorizer configuration: %w", err)
+	}
+	fn, err := r.deploy(ctx, true, "probe", nil)
+	r.obs.Function = fn
+	if err != nil {
+		return err
+	}
+	authz, err := r.deployWith(ctx, false, "authz", nil, map[string]string{
+		authorizer.RoleEnv: authorizer.RoleValue, authorizer.ConfigEnv: string(cfgJSON)})
+	r.obs.Authorizer = authz
+	if err != nil {
+		return err
+	}
+	fnArn, err := r.functionArn(ctx, fn)
+	if err != nil {
+		return err
+	}
+	authzArn, err := r.functionArn(ctx, authz)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, r.opts.DeployTimeout)
+	defer cancel()
+	api, err := r.gw.ImportRestApi(dctx, &apigateway.ImportRestApiInput{Body: []byte(gatewayDefinition(r.o.Region, r.runID, fnArn, authzArn)), FailOnWarnings: true})
+	if err != nil {
+		return fmt.Errorf("gateway: import the front door's API: %w", err)
+	}
+	r.api = aws.ToString(api.Id)
+	r.obs.API = r.api
+	for _, stage := range []string{gatewayStage, gatewayNStage} {
+		if _, err := r.gw.CreateDeployment(dctx, &apigateway.CreateDeploymentInput{RestApiId: api.Id, StageName: aws.String(stage)}); err != nil {
+			return fmt.Errorf("gateway: deploy stage %s: %w", stage, err)
+		}
+	}
+	standard, err := r.plan(dctx, "standard", gatewayStage, 1000, 1000)
+	if err != nil {
+		return err
+	}
+	metered, err := r.plan(dctx, "metered", gatewayNStage, meteredRate, meteredBurst)
+	if err != nil {
+		return err
+	}
+	t := r.obs.Tenants
+	for _, k := range []struct {
+		owner string
+		plans []string
+	}{
+		{t["a"], []string{standard}}, {t["b"], []string{standard}},
+		{t["noisy"], []string{metered}}, {t["quiet"], []string{metered}},
+		{"default", []string{standard, metered}},
+	} {
+		out, err := r.gw.CreateApiKey(dctx, &apigateway.CreateApiKeyInput{Name: aws.String("tenantcheck-" + r.runID[:8] + "-" + k.owner),
+			Value: aws.String(r.keys[k.owner]), Enabled: true})
+		if err != nil {
+			return fmt.Errorf("gateway: API key of %s: %w", k.owner, err)
+		}
+		r.keyIDs = append(r.keyIDs, aws.ToString(out.Id))
+		for _, p := range k.plans {
+			if _, err := r.gw.CreateUsagePlanKey(dctx, &apigateway.CreateUsagePlanKeyInput{UsagePlanId: aws.String(p), KeyId: out.Id, KeyType: aws.String("API_KEY")}); err != nil {
+				return fmt.Errorf("gateway: put the key of %s in a usage plan: %w", k.owner, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *gatewayRun) plan(ctx context.Context, name, stage string, rate float64, burst int32) (string, error) {
+	out, err := r.gw.CreateUsagePlan(ctx, &apigateway.CreateUsagePlanInput{
+		Name:      aws.String("tenantcheck-" + r.runID[:8] + "-" + name),
+		ApiStages: []apitypes.ApiStage{{ApiId: aws.String(r.api), Stage: aws.String(stage)}},
+		Throttle:  &apitypes.ThrottleSettings{RateLimit: rate, BurstLimit: burst},
+	})
+	if err != nil {
+		return "", fmt.Errorf("gateway: usage plan %s: %w", name, err)
+	}
+	r.planIDs = append(r.planIDs, aws.ToString(out.Id))
+	return aws.ToString(out.Id), nil
+}
+
+func (r *gatewayRun) functionArn(ctx context.Context, name string) (string, error) {
+	out, err := r.c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+	if err != nil || out.Configuration == nil {
+		return "", fmt.Errorf("gateway: read the ARN of %s: %w", name, err)
+	}
+	return aws.ToString(out.Configuration.FunctionArn), nil
+}
+
+// cleanup deletes the control-plane resources, then the functions.
+func (r *gatewayRun) cleanup(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	var errs []error
+	if r.api != "" {
+		if _, err := r.gw.DeleteRestApi(cctx, &apigateway.DeleteRestApiInput{RestApiId: aws.String(r.api)}); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: delete REST API %s (left behind): %w", r.api, err))
+		}
+	}
+	for _, id := range r.planIDs {
+		if _, err := r.gw.DeleteUsagePlan(cctx, &apigateway.DeleteUsagePlanInput{UsagePlanId: aws.String(id)}); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: delete usage plan %s (left behind): %w", id, err))
+		}
+	}
+	for _, id := range r.keyIDs {
+		if _, err := r.gw.DeleteApiKey(cctx, &apigateway.DeleteApiKeyInput{ApiKey: aws.String(id)}); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: delete API key %s (left behind): %w", id, err))
+		}
+	}
+	for _, e := range errs {
+		r.obs.Errors = append(r.obs.Errors, e.Error())
+	}
+	if err := r.contractRun.cleanup(ctx); err != nil {
+		r.obs.Errors = append(r.obs.Errors, err.Error())
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// gatewayDefinition is the front door's OpenAPI document: four resources, each a POST behind the
+// JWT authorizer (identity source: the token; results cached five minutes) and an API key the
+// authorizer supplies, its tenant mapped from the authorizer's context as AWS's own sample does.
+func gatewayDefinition(region, runID, fnArn, authzArn string) string {
+	if region == "" {
+		region = "us-east-1"
+	}
+	uri := func(arn string) string {
+		return "arn:aws:apigateway:" + region + ":lambda:path/2015-03-31/functions/" + arn + "/invocations"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `openapi: 3.0.1
+info:
+  title: tenantcheck-gateway-%s
+  version: "1"
+x-amazon-apigateway-api-key-source: AUTHORIZER
+paths:
+`, runID[:8])
+	for _, p := range []string{GatewaySpoof, GatewayToken, GatewayCache, GatewayNoisy} {
+		fmt.Fprintf(&b, `  /%s:
+    post:
+      security:
+        - api_key: []
+        - tenant_jwt: []
+      responses:
+        "200":
+          description: the probe's report
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: %s
+        requestParameters:
+          integration.request.header.X-Amz-Tenant-Id: context.authorizer.tenantId
+`, p, uri(fnArn))
+	}
+	fmt.Fprintf(&b, `components:
+  securitySchemes:
+    api_key:
+      type: apiKey
+      name: x-api-key
+      in: header
+    tenant_jwt:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: %s
+        authorizerResultTtlInSeconds: 300
+        identitySource: method.request.header.Authorization
+`, uri(authzArn))
+	return b.String()
+}
+
+// send makes one request and records what it reached.
+func (r *gatewayRun) send(ctx context.Context, stage, path, token string, hdr http.Header, query url.Values, g GatewayRequest) GatewayRequest {
+	r.seqMu.Lock()
+	r.seq++
+	seq := r.seq
+	r.seqMu.Unlock()
+	tenant := g.TokenTenant
+	if tenant == "" {
+		tenant = r.obs.Tenants["a"]
+	}
+	body, _ := json.Marshal(probes.Event{Schema: probes.SchemaVersion, RunID: r.runID, Tenant: tenant, Seq: seq, SkipCanaries: true})
+	u := strings.TrimRight(r.o.URL, "/") + "/restapis/" + r.api + "/" + stage + "/_user_request_/" + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(body)))
+	if err != nil {
+		g.Err = err.Error()
+		return g
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs // as given: case variants and repeats go on the wire as they are
+	}
+	start := time.Now()
+	resp, err := r.http.Do(req)
+	g.Latency = time.Since(start)
+	if err != nil {
+		g.Err = err.Error()
+		return g
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	g.Status, g.Reason = resp.StatusCode, resp.Header.Get("X-Tenantcheck-Reason")
+	if resp.StatusCode != http.StatusOK {
+		g.Body = string(raw[:min(len(raw), 200)])
+		return g
+	}
+	var rep probes.Report
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.EnvID == "" {
+		g.Body = string(raw[:min(len(raw), 200)])
+		g.Err = "a 200 that is not the probe's report"
+		return g
+	}
+	g.Reached, g.EnvID = rep.ContextTenant, rep.EnvID
+	return g
+}
+
+func (r *gatewayRun) record(g GatewayRequest) { r.obs.Requests = append(r.obs.Requests, g) }
+
+// spoofs sends tenant a's valid token with tenant b named by the client in every way a client
+// can: the integration header itself, a tenant header, a query parameter, a case variant and a
+// repeated header.
+func (r *gatewayRun) spoofs(ctx context.Context) {
+	a, b := r.obs.Tenants["a"], r.obs.Tenants["b"]
+	tok, err := r.issuer.Token(a, r.keys[a])
+	if err != nil {
+		r.fail("gateway: token: %v", err)
+		return
+	}
+	for _, v := range []struct {
+		name  string
+		hdr   http.Header
+		query url.Values
+	}{
+		{"none", nil, nil},
+		{"x-amz-tenant-id", http.Header{"X-Amz-Tenant-Id": {b}}, nil},
+		{"x-tenant-id", http.Header{"X-Tenant-Id": {b}}, nil},
+		{"query", nil, url.Values{"tenantId": {b}, "X-Amz-Tenant-Id": {b}}},
+		{"case-variant", http.Header{"X-AMZ-TENANT-ID": {b}}, nil},
+		{"repeated", http.Header{"X-Amz-Tenant-Id": {b, a}}, nil},
+	} {
+		g := GatewayRequest{Case: GatewaySpoof + "/" + v.name, TokenTenant: a}
+		if v.name != "none" {
+			g.Spoof = b
+		}
+		r.record(r.send(ctx, gatewayStage, GatewaySpoof, tok, v.hdr, v.query, g))
+	}
+}
+
+// tokens sends every kind of token that must be refused, each naming tenant a (the tampered one
+// claims tenant b), and one valid token as the control that the path admits good ones.
+func (r *gatewayRun) tokens(ctx context.Context) {
+	a, b := r.obs.Tenants["a"], r.obs.Tenants["b"]
+	for _, kind := range authorizer.AllBroken {
+		tok, err := r.issuer.BrokenToken(kind, a, b, r.keys[a])
+		if err != nil {
+			r.fail("gateway: %s token: %v", kind, err)
+			continue
+		}
+		g := GatewayRequest{Case: GatewayToken + "/" + string(kind), TokenTenant: a}
+		if kind == authorizer.BrokenTampered {
+			g.Claimed = b
+		}
+		r.record(r.send(ctx, gatewayStage, GatewayToken, tok, nil, nil, g))
+	}
+	tok, err := r.issuer.Token(a, r.keys[a])
+	if err != nil {
+		r.fail("gateway: token: %v", err)
+		return
+	}
+	r.record(r.send(ctx, gatewayStage, GatewayToken, tok, nil, nil, GatewayRequest{Case: GatewayToken + "/valid", TokenTenant: a}))
+}
+
+// cache has tenants a and b take turns on one path, each with its own valid token, so the
+// authorizer's cached results are looked up for both.
+func (r *gatewayRun) cache(ctx context.Context) {
+	a, b := r.obs.Tenants["a"], r.obs.Tenants["b"]
+	toks := map[string]string{}
+	for _, t := range []string{a, b} {
+		tok, err := r.issuer.Token(t, r.keys[t])
+		if err != nil {
+			r.fail("gateway: token: %v", err)
+			return
+		}
+		toks[t] = tok
+	}
+	for i, t := range []string{a, b, a, b} {
+		r.record(r.send(ctx, gatewayStage, GatewayCache, toks[t], nil, nil,
+			GatewayRequest{Case: fmt.Sprintf("%s/%d", GatewayCache, i+1), TokenTenant: t}))
+	}
+}
+
+// noisy floods the metered stage as the noisy tenant while the quiet one sends at half the
+// plan's rate, and counts their answers.
+func (r *gatewayRun) noisy(ctx context.Context) {
+	nt, qt := r.obs.Tenants["noisy"], r.obs.Tenants["quiet"]
+	ntok, err := r.issuer.Token(nt, r.keys[nt])
+	if err != nil {
+		r.fail("gateway: token: %v", err)
+		return
+	}
+	qtok, err := r.issuer.Token(qt, r.keys[qt])
+	if err != nil {
+		r.fail("gateway: token: %v", err)
+		return
+	}
+	nn := &NoisyNeighbour{Rate: meteredRate, Burst: meteredBurst, Duration: r.o.NoisyDuration}
+	nn.Noisy.Tenant, nn.Quiet.Tenant = nt, qt
+	// Warm both tenants' environments and authorizer results first, so the counts measure the
+	// plans and not cold starts; the quiet tenant's warm-up spends one token of its bucket.
+	for _, w := range []struct {
+		tok, tenant string
+	}{{ntok, nt}, {qtok, qt}} {
+		g := r.send(ctx, gatewayNStage, GatewayNoisy, w.tok, nil, nil, GatewayRequest{Case: GatewayNoisy + "/warm", TokenTenant: w.tenant})
+		r.record(g)
+	}
+	// Let the quiet tenant's warm-up token refill before the flood (two at the metered rate).
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(2 * time.Second / meteredRate):
+	}
+	fctx, cancel := context.WithTimeout(ctx, nn.Duration)
+	defer cancel()
+	var mu sync.Mutex
+	var nLat, qLat []time.Duration
+	count := func(lc *LoadCounts, lats *[]time.Duration, g GatewayRequest) {
+		mu.Lock()
+		defer mu.Unlock()
+		lc.Sent++
+		switch {
+		case g.Status == http.StatusOK && g.Reached != "":
+			lc.OK++
+			*lats = append(*lats, g.Latency)
+		case g.Status == http.StatusTooManyRequests:
+			lc.Throttled++
+		default:
+			lc.Other++
+			if len(lc.Examples) < 3 {
+				lc.Examples = append(lc.Examples, fmt.Sprintf("%d %s %s", g.Status, g.Body, g.Err))
+			}
+		}
+	}
+	var wg, flood sync.WaitGroup
+	pace := rate.NewLimiter(rate.Limit(meteredRate*noisyFactor), 1)
+	floodStart := time.Now()
+	var floodEnd time.Time
+	for range noisyWorkers {
+		flood.Add(1)
+		wg.Go(func() {
+			defer flood.Done()
+			for pace.Wait(fctx) == nil {
+				g := r.send(fctx, gatewayNStage, GatewayNoisy, ntok, nil, nil, GatewayRequest{TokenTenant: nt})
+				if fctx.Err() != nil && g.Status == 0 {
+					return // cut off by the end of the flood, not an answer
+				}
+				count(&nn.Noisy, &nLat, g)
+			}
+		})
+	}
+	wg.Go(func() {
+		flood.Wait()
+		floodEnd = time.Now()
+	})
+	wg.Go(func() {
+		// Half the plan's rate on average, at irregular intervals: a sender in step with the
+		// bucket's refills would find a token however the key is shared.
+		mean := time.Duration(float64(time.Second) / (meteredRate / 2))
+		for {
+			// The quiet tenant's requests get the whole invoke timeout: one cut off by the
+			// end of the flood would be counted against the gateway.
+			g := r.send(context.WithoutCancel(ctx), gatewayNStage, GatewayNoisy, qtok, nil, nil, GatewayRequest{TokenTenant: qt})
+			count(&nn.Quiet, &qLat, g)
+			select {
+			case <-fctx.Done():
+				return
+			case <-time.After(mean/2 + time.Duration(r.rng.Int64N(int64(mean)))):
+			}
+		}
+	})
+	wg.Wait()
+	// The plan's allowance is judged over the time the flood really lasted.
+	nn.Duration = floodEnd.Sub(floodStart)
+	nn.Noisy.P50, nn.Noisy.P99 = percentile(nLat, 50), percentile(nLat, 99)
+	nn.Quiet.P50, nn.Quiet.P99 = percentile(qLat, 50), percentile(qLat, 99)
+	r.obs.Noisy = nn
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, (len(s)*p)/100)]
+}
+
+// NewAPIGatewayClient makes the API Gateway control-plane client of the target a Lambda client
+// talks to: same endpoint, region, credentials and transport.
+func NewAPIGatewayClient(c *lambda.Client) *apigateway.Client {
+	lo := c.Options()
+	return apigateway.New(apigateway.Options{
+		Region: lo.Region, Credentials: lo.Credentials, HTTPClient: lo.HTTPClient,
+		BaseEndpoint: lo.BaseEndpoint, RetryMaxAttempts: 3,
+	})
+}
+
+func (r *gatewayRun) fail(format string, args ...any) {
+	r.obs.Errors = append(r.obs.Errors, fmt.Sprintf(format, args...))
+}

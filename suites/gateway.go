@@ -1,0 +1,270 @@
+package suites
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/authorizer"
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+// AreaGateway holds the checks of the gateway phase (runner.RunGateway): requests through a REST
+// API front door the phase deploys, with a JWT authorizer and usage plans.
+const AreaGateway = "gateway"
+
+func gatewayChecks() []Check {
+	return []Check{
+		{ID: "TI-GW-001", Area: AreaGateway, Level: reports.Must, Clauses: []string{"GW-04", "GW-01", "GW-02"}, Severity: "critical",
+			Title:       "A request reaches the environment of its verified token's tenant, whatever tenant the client names",
+			Remediation: "Map X-Amz-Tenant-Id from the authorizer's context (integration.request.header.X-Amz-Tenant-Id: context.authorizer.tenantId), never from a header, query parameter or stage variable the client controls, and never forward the client's own X-Amz-Tenant-Id.",
+			Evaluate:    evaluateSpoofs},
+		{ID: "TI-GW-002", Area: AreaGateway, Level: reports.Must, Clauses: []string{"GW-05"}, Severity: "critical",
+			Title:       "Unsigned, expired, not-yet-valid, wrong-key and wrong-audience tokens are refused before any environment",
+			Remediation: "Verify every token in the authorizer: signature against the issuer's keys (RS256/ES256 only, never alg none), exp and nbf, issuer and audience; answer \"Unauthorized\" otherwise.",
+			Evaluate:    tokenEvaluator(authorizer.BrokenUnsigned, authorizer.BrokenExpired, authorizer.BrokenNotYetValid, authorizer.BrokenWrongKey, authorizer.BrokenAudience)},
+		{ID: "TI-GW-003", Area: AreaGateway, Level: reports.Must, Clauses: []string{"GW-06"}, Severity: "critical",
+			Title:       "A token whose tenant claim was edited is refused",
+			Remediation: "Verify the token's signature before reading any claim; a decoded but unverified token lets a caller name any tenant.",
+			Evaluate:    tokenEvaluator(authorizer.BrokenTampered)},
+		{ID: "TI-GW-004", Area: AreaGateway, Level: reports.Must, Clauses: []string{"GW-07"}, Severity: "critical",
+			Title:       "An authorizer's cached result is never served to another tenant's request",
+			Remediation: "Make the token (the Authorization header) the authorizer's identity source, or one of them; with a REQUEST authorizer, cache only on values that identify the caller, or set authorizerResultTtlInSeconds to 0.",
+			Evaluate:    evaluateAuthCache},
+		{ID: "TI-GW-005", Area: AreaGateway, Level: reports.Must, Clauses: []string{"GW-03"}, Severity: "high",
+			Title:       "A noisy tenant is throttled at its plan's rate while a quiet tenant within its plan is never throttled",
+			Remediation: "Give every tenant an API key of its own in a usage plan (the authorizer's usageIdentifierKey per tenant, never one shared key), with a throttle set.",
+			Evaluate:    evaluateNoisyNeighbour},
+	}
+}
+
+// gatewayReady SKIPs every gateway check when the phase did not run.
+func gatewayReady(obs *runner.Observations) (*runner.GatewayObservations, *reports.CheckResult) {
+	g := obs.Gateway
+	switch {
+	case g == nil:
+		return nil, &reports.CheckResult{Status: reports.Skip, Reason: "gateway phase not run"}
+	case g.NotRun != "":
+		return nil, &reports.CheckResult{Status: reports.Skip, Reason: "gateway phase not run: " + g.NotRun}
+	}
+	return g, nil
+}
+
+func requestsOf(g *runner.GatewayObservations, prefix string) []runner.GatewayRequest {
+	var out []runner.GatewayRequest
+	for _, r := range g.Requests {
+		if strings.HasPrefix(r.Case, prefix+"/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func requestFields(r runner.GatewayRequest) map[string]string {
+	f := map[string]string{"case": r.Case, "status": strconv.Itoa(r.Status), "tokenTenant": r.TokenTenant}
+	for k, v := range map[string]string{"reached": r.Reached, "env": r.EnvID, "spoof": r.Spoof, "claimed": r.Claimed,
+		"body": r.Body, "reason": r.Reason, "error": r.Err} {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	return f
+}
+
+func gatewayOutcome(r runner.GatewayRequest) string {
+	switch {
+	case r.Err != "":
+		return r.Err
+	case r.Reason != "":
+		return fmt.Sprintf("%d (%s)", r.Status, r.Reason)
+	}
+	return fmt.Sprintf("%d %s", r.Status, strings.TrimSpace(r.Body))
+}
+
+// gatewayTally gathers findings and what could not be judged, and turns them into a verdict.
+type gatewayTally struct {
+	findings []reports.Evidence
+	unjudged []string
+	judged   int
+}
+
+func (t *gatewayTally) fail(r runner.GatewayRequest, format string, args ...any) {
+	t.findings = append(t.findings, reports.Evidence{Message: fmt.Sprintf(format, args...), Fields: requestFields(r)})
+}
+
+// result: FAIL on findings; ERROR when nothing was judged; INCONCLUSIVE when some cases were
+// not (a PASS must mean every case was tried); PASS otherwise.
+func (t *gatewayTally) result(pass string) reports.CheckResult {
+	switch {
+	case len(t.findings) > 0:
+		return reports.CheckResult{Status: reports.Fail, Evidence: t.findings,
+			Reason: fmt.Sprintf("%s: %s", plural(len(t.findings), "violation", "violations"), t.findings[0].Message)}
+	case t.judged == 0:
+		return reports.CheckResult{Status: reports.Error, Reason: "no request could be judged: " + strings.Join(t.unjudged, "; ")}
+	case len(t.unjudged) > 0:
+		return reports.CheckResult{Status: reports.Inconclusive,
+			Reason: fmt.Sprintf("%s; not judged: %s", pass, strings.Join(t.unjudged, "; "))}
+	}
+	return reports.CheckResult{Status: reports.Pass, Reason: pass}
+}
+
+// evaluateSpoofs (TI-GW-001): every request with tenant a's token, whatever tenant the client
+// named beside it, reached tenant a.
+func evaluateSpoofs(obs *runner.Observations) reports.CheckResult {
+	g, skip := gatewayReady(obs)
+	if skip != nil {
+		return *skip
+	}
+	t := &gatewayTally{}
+	var ways []string
+	for _, r := range requestsOf(g, runner.GatewaySpoof) {
+		if r.Status != http.StatusOK || r.Reached == "" {
+			t.unjudged = append(t.unjudged, r.Case+": "+gatewayOutcome(r))
+			continue
+		}
+		t.judged++
+		switch {
+		case r.Reached == r.TokenTenant:
+			if r.Spoof != "" {
+				ways = append(ways, strings.TrimPrefix(r.Case, runner.GatewaySpoof+"/"))
+			}
+		case r.Spoof != "" && r.Reached == r.Spoof:
+			t.fail(r, "a request with %s's verified token reached tenant %s, named by the client (%s)", r.TokenTenant, r.Reached, r.Case)
+		default:
+			t.fail(r, "a request with %s's verified token reached tenant %s (%s)", r.TokenTenant, r.Reached, r.Case)
+		}
+	}
+	return t.result(fmt.Sprintf("%d requests reached the token's tenant, %d of them naming another tenant (%s)", t.judged, len(ways), strings.Join(ways, ", ")))
+}
+
+// tokenEvaluator (TI-GW-002, TI-GW-003): each token of the kinds was refused with 401 or 403 and
+// reached no environment; the valid token on the same path is the control.
+func tokenEvaluator(kinds ...authorizer.Broken) func(*runner.Observations) reports.CheckResult {
+	return func(obs *runner.Observations) reports.CheckResult {
+		g, skip := gatewayReady(obs)
+		if skip != nil {
+			return *skip
+		}
+		t := &gatewayTally{}
+		control := false
+		byCase := map[string]runner.GatewayRequest{}
+		for _, r := range requestsOf(g, runner.GatewayToken) {
+			byCase[r.Case] = r
+			if r.Case == runner.GatewayToken+"/valid" && r.Status == http.StatusOK && r.Reached == r.TokenTenant {
+				control = true
+			}
+		}
+		for _, k := range kinds {
+			r, ok := byCase[runner.GatewayToken+"/"+string(k)]
+			switch {
+			case !ok:
+				t.unjudged = append(t.unjudged, string(k)+": not sent")
+			case r.Reached != "":
+				who := r.Reached
+				if r.Claimed != "" && r.Reached == r.Claimed {
+					who += ", the tenant its edited claim names"
+				}
+				t.judged++
+				t.fail(r, "a %s token was accepted and reached tenant %s", k, who)
+			case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+				t.judged++
+			default:
+				t.unjudged = append(t.unjudged, fmt.Sprintf("%s: %s", k, gatewayOutcome(r)))
+			}
+		}
+		res := t.result(fmt.Sprintf("%s refused with 401/403 before any environment", plural(t.judged, "broken token", "broken tokens")))
+		if res.Status == reports.Pass && !control {
+			res.Status = reports.Inconclusive
+			res.Reason += ", but a valid token on the same path did not reach its tenant either, so the refusals may not be the authorizer's"
+		}
+		return res
+	}
+}
+
+// evaluateAuthCache (TI-GW-004): tenants taking turns on one path, with results cached, each
+// reached its own tenant.
+func evaluateAuthCache(obs *runner.Observations) reports.CheckResult {
+	g, skip := gatewayReady(obs)
+	if skip != nil {
+		return *skip
+	}
+	t := &gatewayTally{}
+	tenants := map[string]bool{}
+	for _, r := range requestsOf(g, runner.GatewayCache) {
+		if r.Status != http.StatusOK || r.Reached == "" {
+			t.unjudged = append(t.unjudged, r.Case+": "+gatewayOutcome(r))
+			continue
+		}
+		t.judged++
+		tenants[r.TokenTenant] = true
+		if r.Reached != r.TokenTenant {
+			t.fail(r, "tenant %s's request reached tenant %s: the authorizer's result for another tenant was served to it", r.TokenTenant, r.Reached)
+		}
+	}
+	res := t.result(fmt.Sprintf("%d requests of %d tenants taking turns on one path each reached its own tenant", t.judged, len(tenants)))
+	if res.Status == reports.Pass && len(tenants) < 2 {
+		res.Status = reports.Inconclusive
+		res.Reason += ", but fewer than two tenants were served, so no result could be served to the wrong one"
+	}
+	return res
+}
+
+// noisySlack is how far past burst + rate x duration the noisy tenant's admitted requests may
+// go: token buckets refill during the requests in flight when the flood ends.
+const noisySlack = 1.5
+
+// evaluateNoisyNeighbour (TI-GW-005): judged on counts, never on latency.
+func evaluateNoisyNeighbour(obs *runner.Observations) reports.CheckResult {
+	g, skip := gatewayReady(obs)
+	if skip != nil {
+		return *skip
+	}
+	nn := g.Noisy
+	if nn == nil {
+		return reports.CheckResult{Status: reports.Error, Reason: "the noisy-neighbour case did not run: " + strings.Join(g.Errors, "; ")}
+	}
+	secs := nn.Duration.Seconds()
+	allowed := float64(nn.Burst) + nn.Rate*secs
+	ev := []reports.Evidence{
+		{Message: "noisy tenant", Fields: loadFields(nn.Noisy)},
+		{Message: "quiet tenant", Fields: loadFields(nn.Quiet)},
+		{Message: "metered plan", Fields: map[string]string{"rate": fmt.Sprint(nn.Rate), "burst": strconv.Itoa(nn.Burst),
+			"duration": nn.Duration.Round(time.Millisecond).String(), "allowed": fmt.Sprintf("%.0f", allowed)}},
+	}
+	var findings []string
+	if nn.Noisy.Sent > 0 && nn.Noisy.Throttled == 0 {
+		findings = append(findings, fmt.Sprintf("the noisy tenant sent %d requests in %s against a plan of %g/s (burst %d) and got no 429", nn.Noisy.Sent, nn.Duration, nn.Rate, nn.Burst))
+	} else if float64(nn.Noisy.OK) > allowed*noisySlack+3 {
+		findings = append(findings, fmt.Sprintf("the noisy tenant had %d requests admitted in %s, past its plan's %.0f", nn.Noisy.OK, nn.Duration, allowed))
+	}
+	if nn.Quiet.Throttled > 0 {
+		findings = append(findings, fmt.Sprintf("the quiet tenant, within its plan, got %d of %d requests throttled (429) while the noisy one flooded", nn.Quiet.Throttled, nn.Quiet.Sent))
+	}
+	if len(findings) > 0 {
+		return reports.CheckResult{Status: reports.Fail, Reason: strings.Join(findings, "; "), Evidence: ev}
+	}
+	switch {
+	case nn.Quiet.Other > 0:
+		return reports.CheckResult{Status: reports.Error, Evidence: ev,
+			Reason: fmt.Sprintf("the quiet tenant got %d answers that were neither 200 nor 429 (%s), so its share cannot be judged", nn.Quiet.Other, strings.Join(nn.Quiet.Examples, "; "))}
+	case nn.Quiet.OK == 0 || float64(nn.Noisy.Sent) < 2*allowed:
+		return reports.CheckResult{Status: reports.Inconclusive, Evidence: ev,
+			Reason: fmt.Sprintf("the flood did not test the plans: the noisy tenant sent %d requests (at least %.0f needed), the quiet one had %d answered", nn.Noisy.Sent, 2*allowed, nn.Quiet.OK)}
+	}
+	return reports.CheckResult{Status: reports.Pass, Evidence: ev,
+		Reason: fmt.Sprintf("the noisy tenant got %d of %d requests throttled (%d admitted, plan allows about %.0f); the quiet tenant had all %d answered",
+			nn.Noisy.Throttled, nn.Noisy.Sent, nn.Noisy.OK, allowed, nn.Quiet.Sent)}
+}
+
+func loadFields(l runner.LoadCounts) map[string]string {
+	f := map[string]string{"tenant": l.Tenant, "sent": strconv.Itoa(l.Sent), "ok": strconv.Itoa(l.OK),
+		"throttled": strconv.Itoa(l.Throttled), "other": strconv.Itoa(l.Other),
+		"p50": l.P50.Round(10 * time.Microsecond).String(), "p99": l.P99.Round(10 * time.Microsecond).String()}
+	if len(l.Examples) > 0 {
+		f["examples"] = strings.Join(l.Examples, "; ")
+	}
+	return f
+}

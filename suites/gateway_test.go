@@ -1,0 +1,69 @@
+package suites
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tenantcheck/tenantcheck/reports"
+	"github.com/tenantcheck/tenantcheck/runner"
+)
+
+func gwObs(reqs []runner.GatewayRequest, nn *runner.NoisyNeighbour) *runner.Observations {
+	return &runner.Observations{Gateway: &runner.GatewayObservations{Requests: reqs, Noisy: nn}}
+}
+
+func ok(c, token string) runner.GatewayRequest {
+	return runner.GatewayRequest{Case: c, TokenTenant: token, Status: 200, Reached: token, EnvID: "env-" + token}
+}
+
+func TestGatewayEvaluators(t *testing.T) {
+	spoofed := ok("spoof/x-tenant-id", "a")
+	spoofed.Spoof, spoofed.Reached = "b", "b"
+	goodSpoof := ok("spoof/x-tenant-id", "a")
+	goodSpoof.Spoof = "b"
+	refused := func(kind string) runner.GatewayRequest {
+		return runner.GatewayRequest{Case: "token/" + kind, TokenTenant: "a", Status: 401}
+	}
+	accepted := ok("token/tampered-tenant", "a")
+	accepted.Claimed, accepted.Reached = "b", "b"
+	crossed := ok("cache/2", "b")
+	crossed.Reached = "a"
+	nn := func(noisyOK, noisy429, quiet429, quietOther int) *runner.NoisyNeighbour {
+		return &runner.NoisyNeighbour{Rate: 10, Burst: 5, Duration: time.Second,
+			Noisy: runner.LoadCounts{Sent: noisyOK + noisy429, OK: noisyOK, Throttled: noisy429},
+			Quiet: runner.LoadCounts{Sent: 5 + quiet429 + quietOther, OK: 5, Throttled: quiet429, Other: quietOther, Examples: []string{"500"}}}
+	}
+	tokens := []runner.GatewayRequest{refused("unsigned"), refused("expired"), refused("not-yet-valid"), refused("wrong-key"), refused("wrong-audience"), refused("tampered-tenant"), ok("token/valid", "a")}
+	for _, tc := range []struct {
+		name  string
+		check func(*runner.Observations) reports.CheckResult
+		obs   *runner.Observations
+		want  reports.Status
+	}{
+		{"not run", evaluateSpoofs, &runner.Observations{}, reports.Skip},
+		{"phase skipped", evaluateSpoofs, &runner.Observations{Gateway: runner.SkippedGateway("no front door")}, reports.Skip},
+		{"spoof held", evaluateSpoofs, gwObs([]runner.GatewayRequest{ok("spoof/none", "a"), goodSpoof}, nil), reports.Pass},
+		{"spoof won", evaluateSpoofs, gwObs([]runner.GatewayRequest{ok("spoof/none", "a"), spoofed}, nil), reports.Fail},
+		{"spoof unjudged", evaluateSpoofs, gwObs([]runner.GatewayRequest{ok("spoof/none", "a"), {Case: "spoof/query", Status: 500}}, nil), reports.Inconclusive},
+		{"nothing judged", evaluateSpoofs, gwObs([]runner.GatewayRequest{{Case: "spoof/none", Status: 429}}, nil), reports.Error},
+		{"tokens refused", tokenEvaluator("unsigned", "expired"), gwObs(tokens, nil), reports.Pass},
+		{"tampered accepted", tokenEvaluator("tampered-tenant"), gwObs(append(tokens[:5:5], accepted, ok("token/valid", "a")), nil), reports.Fail},
+		{"no control", tokenEvaluator("unsigned"), gwObs(tokens[:6], nil), reports.Inconclusive},
+		{"cache held", evaluateAuthCache, gwObs([]runner.GatewayRequest{ok("cache/1", "a"), ok("cache/2", "b")}, nil), reports.Pass},
+		{"cache crossed", evaluateAuthCache, gwObs([]runner.GatewayRequest{ok("cache/1", "a"), crossed}, nil), reports.Fail},
+		{"cache one tenant", evaluateAuthCache, gwObs([]runner.GatewayRequest{ok("cache/1", "a")}, nil), reports.Inconclusive},
+		{"noisy throttled", evaluateNoisyNeighbour, gwObs(nil, nn(14, 186, 0, 0)), reports.Pass},
+		{"noisy unthrottled", evaluateNoisyNeighbour, gwObs(nil, nn(200, 0, 0, 0)), reports.Fail},
+		{"noisy admitted past plan", evaluateNoisyNeighbour, gwObs(nil, nn(80, 120, 0, 0)), reports.Fail},
+		{"quiet throttled", evaluateNoisyNeighbour, gwObs(nil, nn(10, 190, 3, 0)), reports.Fail},
+		{"quiet errors", evaluateNoisyNeighbour, gwObs(nil, nn(14, 186, 0, 2)), reports.Error},
+		{"no flood", evaluateNoisyNeighbour, gwObs(nil, nn(10, 5, 0, 0)), reports.Inconclusive},
+		{"noisy case missing", evaluateNoisyNeighbour, gwObs(nil, nil), reports.Error},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.check(tc.obs); got.Status != tc.want {
+				t.Errorf("got %s (%s), want %s", got.Status, got.Reason, tc.want)
+			}
+		})
+	}
+}
