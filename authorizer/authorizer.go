@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -70,11 +71,22 @@ type CredentialsConfig struct {
 	SecretAccessKey string `json:"secretAccessKey,omitempty"`
 }
 
+// Validate checks a configuration the way the authorizer will at its start, so a deployer
+// refuses a JWKS that does not parse, or a policy template that is not JSON, with the reason,
+// instead of deploying an authorizer that exits on every cold start.
+func (c Config) Validate() error {
+	_, err := newVerifier(c, "")
+	return err
+}
+
 // Selected reports whether this process is the authorizer: a Lambda runtime started it with
 // RoleEnv set to RoleValue.
 func Selected() bool {
 	return os.Getenv(RoleEnv) == RoleValue && os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 }
+
+// tenantPattern is Lambda's tenant ID (X-Amz-Tenant-Id): what the authorizer will pass on.
+var tenantPattern = regexp.MustCompile(`^[a-zA-Z0-9._:/=+\-@ ]{1,256}$`)
 
 // verifier checks tokens and says whose they are.
 type verifier struct {
@@ -146,13 +158,23 @@ func (v *verifier) verify(token string) (identity, string, error) {
 		if v.cfg.Audience != "" {
 			opts = append(opts, jwt.WithAudience(v.cfg.Audience))
 		}
-		if _, err := jwt.ParseWithClaims(token, claims, v.keys.keyFunc, opts...); err != nil {
+		tok, err := jwt.ParseWithClaims(token, claims, v.keys.keyFunc, opts...)
+		if err != nil {
 			return identity{}, "token refused: " + err.Error(), errUnauthorized
+		}
+		if _, crit := tok.Header["crit"]; crit {
+			// RFC 7515 4.1.11: a header the verifier must understand; this one understands none.
+			return identity{}, "token refused: it names critical header parameters (crit)", errUnauthorized
 		}
 	}
 	tenant, _ := claims[v.cfg.TenantClaim].(string)
 	if tenant == "" {
 		return identity{}, fmt.Sprintf("token has no %q claim", v.cfg.TenantClaim), errUnauthorized
+	}
+	if !tenantPattern.MatchString(tenant) {
+		// A tenant Lambda would refuse, or one that would change the meaning of the session
+		// policy it is written into.
+		return identity{}, fmt.Sprintf("token's %q claim %q is not a Lambda tenant ID", v.cfg.TenantClaim, tenant), errUnauthorized
 	}
 	id := identity{tenant: tenant, usageKey: v.cfg.DefaultUsageKey}
 	id.subject, _ = claims["sub"].(string)

@@ -199,3 +199,36 @@ func TestSessionName(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	_, is := newTestHandler(t, "")
+	good, err := is.Config("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("a configuration from the issuer: %v", err)
+	}
+	bad := good
+	bad.JWKS = json.RawMessage(`{"keys": "not a list"}`)
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "jwks does not parse") {
+		t.Fatalf("a JWKS that does not parse: %v", err)
+	}
+}
+
+func TestFillTemplate(t *testing.T) {
+	tmpl := `{"Resource":["arn:aws:s3:::b/{{tenant}}/*"]}`
+	for _, tc := range []struct {
+		tenant, want, err string
+	}{
+		{"acme", `{"Resource":["arn:aws:s3:::b/acme/*"]}`, ""},
+		{`x","arn:aws:s3:::b`, `{"Resource":["arn:aws:s3:::b/x\",\"arn:aws:s3:::b/*"]}`, ""},
+		{"*", "", "widen"},
+		{"a/b", "", "widen"},
+	} {
+		got, err := fillTemplate(tmpl, tc.tenant)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("fillTemplate(%q) = %q, %v; want %q, error with %q", tc.tenant, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -91,7 +91,11 @@ func (m *stsMinter) credentials(ctx context.Context, tenant string) (map[string]
 		DurationSeconds: aws.Int32(dur),
 	}
 	if !m.broad {
-		in.Policy = aws.String(strings.ReplaceAll(m.cfg.PolicyTemplate, "{{tenant}}", tenant))
+		policy, err := fillTemplate(m.cfg.PolicyTemplate, tenant)
+		if err != nil {
+			return nil, err
+		}
+		in.Policy = aws.String(policy)
 	}
 	out, err := m.client.AssumeRole(ctx, in)
 	if err != nil {
@@ -113,6 +117,21 @@ func (m *stsMinter) credentials(ctx context.Context, tenant string) (map[string]
 	m.cache[tenant] = cachedCreds{values: values, refresh: now.Add(time.Duration(dur) * time.Second / 2)}
 	m.mu.Unlock()
 	return values, nil
+}
+
+// fillTemplate writes tenant into a session policy template. The tenant is JSON-escaped, and one
+// holding a character that means something in an IAM resource ('*', '?', and '/' which would
+// nest one tenant's prefix inside another's) is refused: the policy must name that tenant's data
+// and nothing more.
+func fillTemplate(tmpl, tenant string) (string, error) {
+	if strings.ContainsAny(tenant, "*?/$") {
+		return "", fmt.Errorf("tenant %q holds a character ('*', '?', '/' or '$') that would widen its session policy", tenant)
+	}
+	js, err := json.Marshal(tenant)
+	if err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(tmpl, "{{tenant}}", string(js[1:len(js)-1])), nil
 }
 
 // sessionName is the role session name for tenant: STS allows 2 to 64 characters of

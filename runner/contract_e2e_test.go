@@ -82,7 +82,7 @@ func pingPong(t *testing.T, ctx context.Context, c *lambda.Client, seed int64) *
 }
 
 // builtin starts the built-in target with cfg and returns a client for it.
-func builtin(t *testing.T, cfg emulator.Config) (*emulator.Server, *lambda.Client) {
+func builtin(t testing.TB, cfg emulator.Config) (*emulator.Server, *lambda.Client) {
 	t.Helper()
 	srv, err := emulator.New(cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,6 +33,7 @@ const (
 	GatewayToken  = "token" // a token that must be refused (TI-GW-002, TI-GW-003)
 	GatewayCache  = "cache" // tenants taking turns on one path, results cached (TI-GW-004)
 	GatewayNoisy  = "noisy" // one tenant past its plan's rate beside one within it (TI-GW-005)
+	GatewayCreds  = "creds" // each tenant's S3 data through the authorizer's credentials (TI-GW-006)
 	gatewayStage  = "tc"    // the stage of the spoof, token and cache cases
 	gatewayNStage = "nn"    // the noisy-neighbour stage, under the metered plan
 	gatewayAud    = "tenantcheck-gateway"
@@ -50,10 +52,12 @@ type GatewayObservations struct {
 	Requests []GatewayRequest  `json:"requests,omitempty"`
 	Noisy    *NoisyNeighbour   `json:"noisy,omitempty"`
 	// NotRun, when set, says why the phase did not run; every gateway check SKIPs with it.
-	NotRun  string        `json:"notRun,omitempty"`
-	Errors  []string      `json:"errors,omitempty"`
-	Started time.Time     `json:"started"`
-	Elapsed time.Duration `json:"elapsedNs"`
+	NotRun string `json:"notRun,omitempty"`
+	// CredsNotRun, when set, says why the credentials case did not run (no S3 service).
+	CredsNotRun string        `json:"credsNotRun,omitempty"`
+	Errors      []string      `json:"errors,omitempty"`
+	Started     time.Time     `json:"started"`
+	Elapsed     time.Duration `json:"elapsedNs"`
 }
 
 // SkippedGateway records that the gateway phase could not run.
@@ -80,6 +84,8 @@ type GatewayRequest struct {
 	Reason  string        `json:"reason,omitempty"`
 	Err     string        `json:"err,omitempty"`
 	Latency time.Duration `json:"latencyNs"`
+	// S3 are the probe's S3 calls with the credentials the authorizer passed (creds case).
+	S3 []probes.S3Attempt `json:"s3,omitempty"`
 }
 
 // NoisyNeighbour is the noisy-neighbour case: Noisy sends as fast as it can while Quiet sends at
@@ -121,6 +127,22 @@ type GatewayOptions struct {
 	HTTPClient *http.Client
 	// NoisyDuration is how long the noisy neighbour floods at most; default 1 s.
 	NoisyDuration time.Duration
+	// S3 lays out S3 data for the phase's tenants and says how the authorizer mints their
+	// credentials; nil (or an error) leaves the credentials case out, with the reason.
+	S3 func(ctx context.Context, runID string, tenants []string) (*GatewayS3, error)
+	// S3Skip says why S3 is nil, for the report.
+	S3Skip string
+}
+
+// GatewayS3 is tenant data for the credentials case and how the authorizer reaches it.
+type GatewayS3 struct {
+	// Credentials configures the authorizer's STS calls (its policy template scopes a tenant).
+	Credentials authorizer.CredentialsConfig
+	// Requests are each tenant's S3 calls to make with those credentials: its own data and
+	// the other tenant's (credentials left empty: the probe takes the authorizer's).
+	Requests map[string]probes.S3Request
+	// Teardown removes the data.
+	Teardown func(context.Context) error
 }
 
 // The metered plan of the noisy-neighbour case: low enough that one runner floods it at once,
@@ -149,6 +171,8 @@ type gatewayRun struct {
 	api     string
 	planIDs []string
 	keyIDs  []string
+	s3      *GatewayS3
+	unfwd   func()
 }
 
 // RunGateway deploys a REST API front door on the target (the probe behind a JWT authorizer
@@ -190,6 +214,7 @@ func RunGateway(ctx context.Context, c *lambda.Client, o GatewayOptions) (obs *G
 	r.spoofs(ctx)
 	r.tokens(ctx)
 	r.cache(ctx)
+	r.creds(ctx)
 	r.noisy(ctx)
 	return r.obs, nil
 }
@@ -215,6 +240,10 @@ func (r *gatewayRun) setup(ctx context.Context) error {
 	cfg, err := r.issuer.Config(r.keys["default"])
 	if err != nil {
 		return err
+	}
+	r.setupS3(ctx, &cfg)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
@@ -305,11 +334,94 @@ func (r *gatewayRun) functionArn(ctx context.Context, name string) (string, erro
 	return aws.ToString(out.Configuration.FunctionArn), nil
 }
 
+// setupS3 lays out the credentials case's data and gives the authorizer its STS configuration;
+// without S3 the case is left out and says why.
+func (r *gatewayRun) setupS3(ctx context.Context, cfg *authorizer.Config) {
+	if r.o.S3 == nil {
+		r.obs.CredsNotRun = cmp.Or(r.o.S3Skip, "no S3 service for the credentials case")
+		return
+	}
+	t := r.obs.Tenants
+	data, err := r.o.S3(ctx, r.runID, []string{t["a"], t["b"]})
+	if err != nil {
+		r.obs.CredsNotRun = "could not lay out tenant data: " + err.Error()
+		return
+	}
+	r.s3 = data
+	// The authorizer calls STS and the probe S3 from inside their environments.
+	undo, err := forwardEndpoints(ctx, r.opts.Forwarder, data.Credentials.Endpoint, data.Requests[t["a"]].Endpoint)
+	if err != nil {
+		r.obs.CredsNotRun = "could not make the S3 service reachable from the environments: " + err.Error()
+		return
+	}
+	r.unfwd = undo
+	c := data.Credentials
+	cfg.Credentials = &c
+}
+
+// forwardEndpoints forwards each loopback endpoint URL into the target's environments.
+func forwardEndpoints(ctx context.Context, fwd Forwarder, endpoints ...string) (func(), error) {
+	var undos []func()
+	undo := func() {
+		for _, u := range undos {
+			u()
+		}
+	}
+	if fwd == nil {
+		return undo, nil
+	}
+	seen := map[string]bool{}
+	for _, e := range endpoints {
+		u, err := url.Parse(e)
+		if e == "" || err != nil || seen[u.Host] || !IsLoopback(e) {
+			continue
+		}
+		seen[u.Host] = true
+		host := u.Host
+		if u.Hostname() == "localhost" {
+			host = "127.0.0.1:" + u.Port()
+		}
+		w, err := fwd.Forward(ctx, host)
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		undos = append(undos, w)
+	}
+	return undo, nil
+}
+
+// creds has tenants a and b each try their own and the other's S3 data with the credentials
+// the authorizer passed in its context.
+func (r *gatewayRun) creds(ctx context.Context) {
+	if r.s3 == nil || r.obs.CredsNotRun != "" {
+		return
+	}
+	for _, role := range []string{"a", "b"} {
+		t := r.obs.Tenants[role]
+		tok, err := r.issuer.Token(t, r.keys[t])
+		if err != nil {
+			r.fail("gateway: token: %v", err)
+			return
+		}
+		req := r.s3.Requests[t]
+		r.record(r.sendS3(ctx, tok, &req, GatewayRequest{Case: GatewayCreds + "/" + role, TokenTenant: t}))
+	}
+}
+
 // cleanup deletes the control-plane resources, then the functions.
 func (r *gatewayRun) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	var errs []error
+	if r.unfwd != nil {
+		r.unfwd()
+	}
+	if r.s3 != nil && r.s3.Teardown != nil {
+		if err := r.s3.Teardown(cctx); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: remove tenant data (left behind): %w", err))
+		}
+	}
 	if r.api != "" {
 		if _, err := r.gw.DeleteRestApi(cctx, &apigateway.DeleteRestApiInput{RestApiId: aws.String(r.api)}); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: delete REST API %s (left behind): %w", r.api, err))
@@ -353,7 +465,7 @@ info:
 x-amazon-apigateway-api-key-source: AUTHORIZER
 paths:
 `, runID[:8])
-	for _, p := range []string{GatewaySpoof, GatewayToken, GatewayCache, GatewayNoisy} {
+	for _, p := range []string{GatewaySpoof, GatewayToken, GatewayCache, GatewayNoisy, GatewayCreds} {
 		fmt.Fprintf(&b, `  /%s:
     post:
       security:
@@ -392,6 +504,15 @@ paths:
 
 // send makes one request and records what it reached.
 func (r *gatewayRun) send(ctx context.Context, stage, path, token string, hdr http.Header, query url.Values, g GatewayRequest) GatewayRequest {
+	return r.sendWith(ctx, stage, path, token, hdr, query, nil, g)
+}
+
+// sendS3 sends the credentials case's request: the probe tries req's data.
+func (r *gatewayRun) sendS3(ctx context.Context, token string, req *probes.S3Request, g GatewayRequest) GatewayRequest {
+	return r.sendWith(ctx, gatewayStage, GatewayCreds, token, nil, nil, req, g)
+}
+
+func (r *gatewayRun) sendWith(ctx context.Context, stage, path, token string, hdr http.Header, query url.Values, s3req *probes.S3Request, g GatewayRequest) GatewayRequest {
 	r.seqMu.Lock()
 	r.seq++
 	seq := r.seq
@@ -400,7 +521,7 @@ func (r *gatewayRun) send(ctx context.Context, stage, path, token string, hdr ht
 	if tenant == "" {
 		tenant = r.obs.Tenants["a"]
 	}
-	body, _ := json.Marshal(probes.Event{Schema: probes.SchemaVersion, RunID: r.runID, Tenant: tenant, Seq: seq, SkipCanaries: true})
+	body, _ := json.Marshal(probes.Event{Schema: probes.SchemaVersion, RunID: r.runID, Tenant: tenant, Seq: seq, SkipCanaries: true, S3: s3req})
 	u := strings.TrimRight(r.o.URL, "/") + "/restapis/" + r.api + "/" + stage + "/_user_request_/" + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -437,7 +558,7 @@ func (r *gatewayRun) send(ctx context.Context, stage, path, token string, hdr ht
 		g.Err = "a 200 that is not the probe's report"
 		return g
 	}
-	g.Reached, g.EnvID = rep.ContextTenant, rep.EnvID
+	g.Reached, g.EnvID, g.S3 = rep.ContextTenant, rep.EnvID, rep.S3
 	return g
 }
 

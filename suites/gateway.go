@@ -38,7 +38,49 @@ func gatewayChecks() []Check {
 			Title:       "A noisy tenant is throttled at its plan's rate while a quiet tenant within its plan is never throttled",
 			Remediation: "Give every tenant an API key of its own in a usage plan (the authorizer's usageIdentifierKey per tenant, never one shared key), with a throttle set.",
 			Evaluate:    evaluateNoisyNeighbour},
+		{ID: "TI-GW-006", Area: AreaGateway, Level: reports.Must, Clauses: []string{"GW-08", "DATA-02"}, Severity: "critical",
+			Title:       "Credentials the authorizer passes reach only the request's tenant's S3 data",
+			Remediation: "Have the authorizer assume the tenant role with a session policy naming only the verified tenant's bucket or prefix (or session tags the role's policy keys on), never the role's own permissions.",
+			Evaluate:    evaluateAuthorizerCredentials},
 	}
+}
+
+// evaluateAuthorizerCredentials (TI-GW-006): through the front door, each tenant's function,
+// using the credentials in the authorizer's context, reads its own data (the control) and is
+// denied every call on the other tenant's.
+func evaluateAuthorizerCredentials(obs *runner.Observations) reports.CheckResult {
+	g, skip := gatewayReady(obs)
+	if skip != nil {
+		return *skip
+	}
+	if g.CredsNotRun != "" {
+		return reports.CheckResult{Status: reports.Skip, Reason: "credentials case not run: " + g.CredsNotRun}
+	}
+	t := &gatewayTally{}
+	own := 0
+	for _, r := range requestsOf(g, runner.GatewayCreds) {
+		if r.Status != http.StatusOK || r.Reached == "" || len(r.S3) == 0 {
+			t.unjudged = append(t.unjudged, r.Case+": "+gatewayOutcome(r)+" (no S3 calls reported: did the authorizer pass credentials?)")
+			continue
+		}
+		t.judged++
+		ownOK := false
+		for _, a := range r.S3 {
+			switch {
+			case a.OutOfTime:
+			case a.Own && a.Allowed:
+				ownOK = true
+			case !a.Own && a.Allowed:
+				t.fail(r, "tenant %s's function, with the authorizer's credentials, was allowed %s on tenant %s's data (%s/%s)", r.TokenTenant, a.Op, a.Tenant, a.Bucket, a.Key)
+			}
+		}
+		if ownOK {
+			own++
+		} else {
+			t.unjudged = append(t.unjudged, r.Case+": the authorizer's credentials could not reach the tenant's own data, so the denials prove nothing")
+		}
+	}
+	return t.result(fmt.Sprintf("%d tenants reached their own data and were denied the other's with the authorizer's credentials", own))
 }
 
 // gatewayReady SKIPs every gateway check when the phase did not run.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantcheck/tenantcheck/probes"
 	"github.com/tenantcheck/tenantcheck/reports"
 	"github.com/tenantcheck/tenantcheck/runner"
 )
@@ -33,6 +34,15 @@ func TestGatewayEvaluators(t *testing.T) {
 			Noisy: runner.LoadCounts{Sent: noisyOK + noisy429, OK: noisyOK, Throttled: noisy429},
 			Quiet: runner.LoadCounts{Sent: 5 + quiet429 + quietOther, OK: 5, Throttled: quiet429, Other: quietOther, Examples: []string{"500"}}}
 	}
+	creds := func(role string, ownAllowed, otherAllowed bool) runner.GatewayRequest {
+		r := ok("creds/"+role, role)
+		r.S3 = []probes.S3Attempt{{Op: "GetObject", Own: true, Allowed: ownAllowed, Tenant: role},
+			{Op: "GetObject", Tenant: "other", Allowed: otherAllowed}}
+		return r
+	}
+	credsObs := func(reqs ...runner.GatewayRequest) *runner.Observations { return gwObs(reqs, nil) }
+	notRun := gwObs(nil, nil)
+	notRun.Gateway.CredsNotRun = "no S3 service"
 	tokens := []runner.GatewayRequest{refused("unsigned"), refused("expired"), refused("not-yet-valid"), refused("wrong-key"), refused("wrong-audience"), refused("tampered-tenant"), ok("token/valid", "a")}
 	for _, tc := range []struct {
 		name  string
@@ -59,6 +69,11 @@ func TestGatewayEvaluators(t *testing.T) {
 		{"quiet errors", evaluateNoisyNeighbour, gwObs(nil, nn(14, 186, 0, 2)), reports.Error},
 		{"no flood", evaluateNoisyNeighbour, gwObs(nil, nn(10, 5, 0, 0)), reports.Inconclusive},
 		{"noisy case missing", evaluateNoisyNeighbour, gwObs(nil, nil), reports.Error},
+		{"creds scoped", evaluateAuthorizerCredentials, credsObs(creds("a", true, false), creds("b", true, false)), reports.Pass},
+		{"creds broad", evaluateAuthorizerCredentials, credsObs(creds("a", true, true), creds("b", true, false)), reports.Fail},
+		{"creds reach nothing", evaluateAuthorizerCredentials, credsObs(creds("a", false, false), creds("b", true, false)), reports.Inconclusive},
+		{"no creds passed", evaluateAuthorizerCredentials, credsObs(ok("creds/a", "a")), reports.Error},
+		{"creds case not run", evaluateAuthorizerCredentials, notRun, reports.Skip},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.check(tc.obs); got.Status != tc.want {

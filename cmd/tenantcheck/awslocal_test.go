@@ -231,6 +231,13 @@ func TestAWSPathAgainstLocalStandIns(t *testing.T) {
 		"TI-LIFE-003": "environment cap unknown",
 		// ... and its quiet event the idle timeout, which AWS does not publish either.
 		"TI-LIFE-004": "idle timeout unknown",
+		// The gateway area does not deploy its front door on AWS accounts yet.
+		"TI-GW-001": "does not deploy a REST API on AWS accounts",
+		"TI-GW-002": "does not deploy a REST API on AWS accounts",
+		"TI-GW-003": "does not deploy a REST API on AWS accounts",
+		"TI-GW-004": "does not deploy a REST API on AWS accounts",
+		"TI-GW-005": "does not deploy a REST API on AWS accounts",
+		"TI-GW-006": "does not deploy a REST API on AWS accounts",
 	}
 	// The stand-in is the built-in target, whose memory limit is MemorySize + EphemeralStorage
 	// (its /tmp is in memory, a declared deviation). AWS declares no allowance, so the probe

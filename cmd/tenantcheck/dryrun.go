@@ -58,7 +58,7 @@ func (f *runFlags) printPlan(ctx context.Context, w io.Writer, checks []suites.C
 		if skip == "" {
 			skip = tp.contractSkip
 		}
-		ownArea(w, "gateway", skip, "a REST API on the target's front door (imported OpenAPI document, two stages, two usage plans, five API keys) before one more PER_TENANT function and the JWT authorizer that ships with tenantcheck (signing key generated for the run), deleted at the end", "")
+		ownArea(w, "gateway", skip, "a REST API on the target's front door (imported OpenAPI document, two stages, two usage plans, five API keys) before one more PER_TENANT function and the JWT authorizer that ships with tenantcheck (signing key generated for the run), and two tenants' prefixes in a bucket of the s3 area's service for the credentials the authorizer mints, all deleted at the end", "")
 	}
 	return nil
 }

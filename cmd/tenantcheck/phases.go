@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,8 @@ func (r *phaseResults) assemble(label string) *runner.Observations {
 func (s *session) runPhases(ctx context.Context, started time.Time) *phaseResults {
 	res := &phaseResults{}
 	var s3prep <-chan s3Prepared
-	if s.wants(suites.AreaS3) {
+	if s.wants(suites.AreaS3) || s.wants(suites.AreaGateway) {
+		// The gateway area's credentials case lays out data of its own on the same service.
 		s.tgt.startS3(ctx, s)
 	}
 	var contract <-chan *runner.ContractObservations
@@ -190,8 +192,20 @@ func (s *session) runGateway(ctx context.Context) *runner.GatewayObservations {
 	}
 	return runOwnPhase(ctx, s, "gateway", runner.SkippedGateway, func(ctx context.Context, c *lambda.Client, opts runner.ContractOptions) (*runner.GatewayObservations, error) {
 		return runner.RunGateway(ctx, c, runner.GatewayOptions{ContractOptions: opts, URL: url,
-			APIGateway: runner.NewAPIGatewayClient(c), Region: s.f.region()})
+			APIGateway: runner.NewAPIGatewayClient(c), Region: s.f.region(), S3: s.gatewayS3})
 	})
+}
+
+// gatewayS3 lays out the gateway area's credentials case on the s3 area's service: a shared bucket
+// with a prefix named after each tenant, and the authorizer's STS configuration (the broker's
+// identity, the data role, a session policy template of the tenant's prefix).
+func (s *session) gatewayS3(ctx context.Context, runID string, tenants []string) (*runner.GatewayS3, error) {
+	opts, done := s.tgt.s3Setup(ctx, s, tenants)
+	if done != nil {
+		return nil, errors.New(cmp.Or(done.Skipped, done.Failed, "the s3 service is not available"))
+	}
+	opts.RunID = runID
+	return s3data.ForGateway(ctx, opts)
 }
 
 // runOwnPhase runs a phase that creates functions of its own (run), or records why it could not
