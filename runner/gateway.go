@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"golang.org/x/time/rate"
 
+	"github.com/tenantcheck/tenantcheck/apilint"
 	"github.com/tenantcheck/tenantcheck/authorizer"
 	"github.com/tenantcheck/tenantcheck/probes"
 )
@@ -54,10 +55,15 @@ type GatewayObservations struct {
 	// NotRun, when set, says why the phase did not run; every gateway check SKIPs with it.
 	NotRun string `json:"notRun,omitempty"`
 	// CredsNotRun, when set, says why the credentials case did not run (no S3 service).
-	CredsNotRun string        `json:"credsNotRun,omitempty"`
-	Errors      []string      `json:"errors,omitempty"`
-	Started     time.Time     `json:"started"`
-	Elapsed     time.Duration `json:"elapsedNs"`
+	CredsNotRun string `json:"credsNotRun,omitempty"`
+	// Lint is what `tenantcheck lint-api` finds in the deployed API's own export (GetExport
+	// oas30 with its extensions): the definition the target serves, read back, not the one
+	// sent. LintError says why it could not be read.
+	Lint      []apilint.Finding `json:"lint,omitempty"`
+	LintError string            `json:"lintError,omitempty"`
+	Errors    []string          `json:"errors,omitempty"`
+	Started   time.Time         `json:"started"`
+	Elapsed   time.Duration     `json:"elapsedNs"`
 }
 
 // SkippedGateway records that the gateway phase could not run.
@@ -211,6 +217,7 @@ func RunGateway(ctx context.Context, c *lambda.Client, o GatewayOptions) (obs *G
 		}
 		return r.obs, err
 	}
+	r.lint(ctx)
 	r.spoofs(ctx)
 	r.tokens(ctx)
 	r.cache(ctx)
@@ -332,6 +339,22 @@ func (r *gatewayRun) functionArn(ctx context.Context, name string) (string, erro
 		return "", fmt.Errorf("gateway: read the ARN of %s: %w", name, err)
 	}
 	return aws.ToString(out.Configuration.FunctionArn), nil
+}
+
+// lint reads the deployed stage's export back and lints it as an auditor would.
+func (r *gatewayRun) lint(ctx context.Context) {
+	out, err := r.gw.GetExport(ctx, &apigateway.GetExportInput{RestApiId: aws.String(r.api), StageName: aws.String(gatewayStage),
+		ExportType: aws.String("oas30"), Parameters: map[string]string{"extensions": "integrations,authorizers,apigateway"}})
+	if err != nil {
+		r.obs.LintError = "GetExport: " + err.Error()
+		return
+	}
+	res, err := apilint.Lint("GetExport oas30 of "+r.api+"/"+gatewayStage, out.Body)
+	if err != nil {
+		r.obs.LintError = err.Error()
+		return
+	}
+	r.obs.Lint = res.Findings
 }
 
 // setupS3 lays out the credentials case's data and gives the authorizer its STS configuration;

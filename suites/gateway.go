@@ -179,7 +179,26 @@ func evaluateSpoofs(obs *runner.Observations) reports.CheckResult {
 			t.fail(r, "a request with %s's verified token reached tenant %s (%s)", r.TokenTenant, r.Reached, r.Case)
 		}
 	}
-	return t.result(fmt.Sprintf("%d requests reached the token's tenant, %d of them naming another tenant (%s)", t.judged, len(ways), strings.Join(ways, ", ")))
+	res := t.result(fmt.Sprintf("%d requests reached the token's tenant, %d of them naming another tenant (%s)", t.judged, len(ways), strings.Join(ways, ", ")))
+	res.Evidence = append(res.Evidence, lintEvidence(g)...)
+	return res
+}
+
+// lintEvidence is what lint-api found in the deployed API's own export, as evidence: the
+// definition the front door serves, read back.
+func lintEvidence(g *runner.GatewayObservations) []reports.Evidence {
+	if g.LintError != "" {
+		return []reports.Evidence{{Message: "lint-api could not read the deployed API's export: " + g.LintError}}
+	}
+	if len(g.Lint) == 0 {
+		return []reports.Evidence{{Message: "lint-api found nothing in the deployed API's export (GetExport oas30)"}}
+	}
+	var out []reports.Evidence
+	for _, f := range g.Lint {
+		out = append(out, reports.Evidence{Message: "lint-api on the deployed API's export: " + f.Message,
+			Fields: map[string]string{"rule": f.Rule, "path": f.Path, "line": strconv.Itoa(f.Line)}})
+	}
+	return out
 }
 
 // tokenEvaluator (TI-GW-002, TI-GW-003): each token of the kinds was refused with 401 or 403 and

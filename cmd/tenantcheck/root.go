@@ -67,6 +67,6 @@ canary crossed a tenant line. With no flags, "tenantcheck run" tests its built-i
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newChecksCmd(), newVersionCmd(), newEmulatorCmd(), newSelftestCmd(), newDeployCmd(), newTeardownCmd(), newSweepCmd(), newJudgeCmd())
+	root.AddCommand(newRunCmd(), newChecksCmd(), newVersionCmd(), newEmulatorCmd(), newSelftestCmd(), newDeployCmd(), newTeardownCmd(), newSweepCmd(), newJudgeCmd(), newLintAPICmd())
 	return root
 }
