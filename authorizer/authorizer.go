@@ -9,6 +9,8 @@ package authorizer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,6 +188,15 @@ func (v *verifier) verify(token string) (identity, string, error) {
 	return id, "", nil
 }
 
+// AuthorizationIDKey is the context entry that names each authorization decision.
+const AuthorizationIDKey = "authorizationId"
+
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // Response is an authorizer's answer in the shape API Gateway reads.
 type Response struct {
 	PrincipalID        string         `json:"principalId"`
@@ -267,7 +278,9 @@ func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {
 		PrincipalID: principal,
 		PolicyDocument: policyDocument{Version: "2012-10-17", Statement: []statement{
 			{Action: "execute-api:Invoke", Effect: "Allow", Resource: resource}}},
-		Context:            map[string]any{"tenantId": id.tenant},
+		// authorizationId names this decision: a request answered from API Gateway's cache
+		// carries the ID of the decision it reuses, which is how a caller sees the cache work.
+		Context:            map[string]any{"tenantId": id.tenant, AuthorizationIDKey: randomID()},
 		UsageIdentifierKey: id.usageKey,
 	}
 	if h.creds != nil {

@@ -49,7 +49,7 @@ func TestTokens(t *testing.T) {
 			{"empty", "", ""},
 			{"garbage", "not.a.token", ""},
 		}
-		for _, kind := range AllBroken {
+		for _, kind := range AllBroken() {
 			tok, err := is.BrokenToken(kind, "tenant-a", "tenant-b", "key-a-000000000000000000")
 			if err != nil {
 				t.Fatal(err)

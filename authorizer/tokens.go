@@ -94,7 +94,9 @@ const (
 )
 
 // AllBroken lists every kind, in the order checks report them.
-var AllBroken = []Broken{BrokenUnsigned, BrokenExpired, BrokenNotYetValid, BrokenWrongKey, BrokenAudience, BrokenTampered}
+func AllBroken() []Broken {
+	return []Broken{BrokenUnsigned, BrokenExpired, BrokenNotYetValid, BrokenWrongKey, BrokenAudience, BrokenTampered}
+}
 
 // BrokenToken is a token of kind for tenant; for BrokenTampered, the tenant claim of a valid
 // token of tenant is rewritten to other without re-signing.

@@ -64,10 +64,8 @@ func (p *Probe) handleProxy(ctx context.Context, raw json.RawMessage) (*events.A
 		// event's own are dropped so a request without them tries none.
 		ev.S3.Credentials = S3Credentials{}
 		if a := req.RequestContext.Authorizer; a != nil {
-			ev.S3.Credentials = S3Credentials{
-				AccessKeyID: fmt.Sprint(a["accessKeyId"]), SecretAccessKey: fmt.Sprint(a["secretAccessKey"]),
-				SessionToken: fmt.Sprint(a["sessionToken"]),
-			}
+			str := func(k string) string { v, _ := a[k].(string); return v }
+			ev.S3.Credentials = S3Credentials{AccessKeyID: str("accessKeyId"), SecretAccessKey: str("secretAccessKey"), SessionToken: str("sessionToken")}
 		}
 		if !seen.AuthorizerCredentials {
 			ev.S3 = nil
@@ -102,7 +100,8 @@ func gatewaySeen(req events.APIGatewayProxyRequest) GatewaySeen {
 		s.Authorizer = map[string]string{}
 		for k, v := range a {
 			if credentialContextKeys[k] {
-				s.AuthorizerCredentials = s.AuthorizerCredentials || fmt.Sprint(v) != ""
+				str, _ := v.(string)
+				s.AuthorizerCredentials = s.AuthorizerCredentials || str != ""
 				continue
 			}
 			s.Authorizer[k] = fmt.Sprint(v)

@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	apitypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"golang.org/x/time/rate"
 
 	"github.com/tenantcheck/tenantcheck/apilint"
 	"github.com/tenantcheck/tenantcheck/authorizer"
@@ -56,6 +55,9 @@ type GatewayObservations struct {
 	NotRun string `json:"notRun,omitempty"`
 	// CredsNotRun, when set, says why the credentials case did not run (no S3 service).
 	CredsNotRun string `json:"credsNotRun,omitempty"`
+	// SetupError says why a target that has a front door could not be given the phase's API,
+	// functions and keys: every gateway check is ERROR with it (a SKIP would hide it).
+	SetupError string `json:"setupError,omitempty"`
 	// Lint is what `tenantcheck lint-api` finds in the deployed API's own export (GetExport
 	// oas30 with its extensions): the definition the target serves, read back, not the one
 	// sent. LintError says why it could not be read.
@@ -90,16 +92,22 @@ type GatewayRequest struct {
 	Reason  string        `json:"reason,omitempty"`
 	Err     string        `json:"err,omitempty"`
 	Latency time.Duration `json:"latencyNs"`
+	// AuthID is the authorizer decision the request was answered with (its context's
+	// authorizationId): equal IDs on two requests mean the second reused a cached result.
+	AuthID string `json:"authId,omitempty"`
+	// ClientTenants are the tenants the client named in headers and query parameters, as the
+	// probe saw them in its event.
+	ClientTenants []string `json:"clientTenants,omitempty"`
 	// S3 are the probe's S3 calls with the credentials the authorizer passed (creds case).
 	S3 []probes.S3Attempt `json:"s3,omitempty"`
 }
 
-// NoisyNeighbour is the noisy-neighbour case: Noisy sends as fast as it can while Quiet sends at
-// half its plan's rate, both under the metered plan (Rate, Burst), each with its own API key.
+// NoisyNeighbour is the noisy-neighbour case: Noisy sends well past the metered plan (Rate,
+// Burst) while Quiet sends within it, interleaved, each with its own API key.
 type NoisyNeighbour struct {
 	Rate  float64 `json:"rate"`
 	Burst int     `json:"burst"`
-	// Duration is how long the flood lasted.
+	// Duration is how long the case lasted (the plan's allowance is Burst + Rate x Duration).
 	Duration time.Duration `json:"durationNs"`
 	Noisy    LoadCounts    `json:"noisy"`
 	Quiet    LoadCounts    `json:"quiet"`
@@ -131,8 +139,6 @@ type GatewayOptions struct {
 	Region string
 	// HTTPClient sends the requests; default a client with InvokeTimeout.
 	HTTPClient *http.Client
-	// NoisyDuration is how long the noisy neighbour floods at most; default 1 s.
-	NoisyDuration time.Duration
 	// S3 lays out S3 data for the phase's tenants and says how the authorizer mints their
 	// credentials; nil (or an error) leaves the credentials case out, with the reason.
 	S3 func(ctx context.Context, runID string, tenants []string) (*GatewayS3, error)
@@ -151,16 +157,15 @@ type GatewayS3 struct {
 	Teardown func(context.Context) error
 }
 
-// The metered plan of the noisy-neighbour case: low enough that one runner floods it at once,
-// high enough that the quiet tenant at half the rate never dips into its burst.
+// The metered plan of the noisy-neighbour case: a burst of three and one request every ten
+// seconds, so over the case's few seconds a key's allowance is its burst, whatever the machine's
+// speed. The quiet tenant sends exactly the burst; the noisy one drains its bucket (at most
+// noisyDrain requests to find its first 429) and sends noisyBetween more before each quiet one.
 const (
-	meteredRate  = 10
-	meteredBurst = 5
-	noisyWorkers = 4
-	// noisyFactor paces the flood at this many times the plan's rate, for the whole duration:
-	// far past the plan, and still taking every token the moment it refills, so a key the
-	// quiet tenant shares with the noisy one is drained for as long as the quiet one sends.
-	noisyFactor = 20
+	meteredRate  = 0.1
+	meteredBurst = 3
+	noisyDrain   = 10
+	noisyBetween = 3
 )
 
 type gatewayRun struct {
@@ -179,6 +184,9 @@ type gatewayRun struct {
 	keyIDs  []string
 	s3      *GatewayS3
 	unfwd   func()
+	// importTried: an import cut short on our side may still complete on the target's, so
+	// cleanup looks the API up by its title.
+	importTried bool
 }
 
 // RunGateway deploys a REST API front door on the target (the probe behind a JWT authorizer
@@ -200,9 +208,6 @@ func RunGateway(ctx context.Context, c *lambda.Client, o GatewayOptions) (obs *G
 	if r.http == nil {
 		r.http = &http.Client{Timeout: cr.opts.InvokeTimeout}
 	}
-	if r.o.NoisyDuration <= 0 {
-		r.o.NoisyDuration = time.Second
-	}
 	defer func() {
 		if cerr := r.cleanup(ctx); cerr != nil {
 			err = errors.Join(err, cerr)
@@ -211,10 +216,7 @@ func RunGateway(ctx context.Context, c *lambda.Client, o GatewayOptions) (obs *G
 		obs = r.obs
 	}()
 	if err := r.setup(ctx); err != nil {
-		r.obs.Errors = append(r.obs.Errors, err.Error())
-		if r.obs.API == "" {
-			r.obs.NotRun = "front door not deployed: " + err.Error()
-		}
+		r.obs.SetupError = err.Error()
 		return r.obs, err
 	}
 	r.lint(ctx)
@@ -235,7 +237,7 @@ func randomKey() string {
 func (r *gatewayRun) setup(ctx context.Context) error {
 	var err error
 	if r.issuer, err = authorizer.NewIssuer("tenantcheck-run-"+r.runID, gatewayAud); err != nil {
-		return err
+		return fmt.Errorf("gateway: %w", err)
 	}
 	for _, role := range []string{"a", "b", "noisy", "quiet"} {
 		r.obs.Tenants[role] = "gw-" + role + "-" + r.runID[:8]
@@ -246,7 +248,7 @@ func (r *gatewayRun) setup(ctx context.Context) error {
 	r.keys["default"] = randomKey()
 	cfg, err := r.issuer.Config(r.keys["default"])
 	if err != nil {
-		return err
+		return fmt.Errorf("gateway: authorizer configuration: %w", err)
 	}
 	r.setupS3(ctx, &cfg)
 	if err := cfg.Validate(); err != nil {
@@ -277,6 +279,7 @@ func (r *gatewayRun) setup(ctx context.Context) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, r.opts.DeployTimeout)
 	defer cancel()
+	r.importTried = true
 	api, err := r.gw.ImportRestApi(dctx, &apigateway.ImportRestApiInput{Body: []byte(gatewayDefinition(r.o.Region, r.runID, fnArn, authzArn)), FailOnWarnings: true})
 	if err != nil {
 		return fmt.Errorf("gateway: import the front door's API: %w", err)
@@ -335,8 +338,11 @@ func (r *gatewayRun) plan(ctx context.Context, name, stage string, rate float64,
 
 func (r *gatewayRun) functionArn(ctx context.Context, name string) (string, error) {
 	out, err := r.c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
-	if err != nil || out.Configuration == nil {
+	if err != nil {
 		return "", fmt.Errorf("gateway: read the ARN of %s: %w", name, err)
+	}
+	if out.Configuration == nil {
+		return "", fmt.Errorf("gateway: GetFunction %s returned no configuration", name)
 	}
 	return aws.ToString(out.Configuration.FunctionArn), nil
 }
@@ -432,6 +438,24 @@ func (r *gatewayRun) creds(ctx context.Context) {
 	}
 }
 
+// findAPI is the ID of the REST API this run imported, by its title ("" when there is none).
+func (r *gatewayRun) findAPI(ctx context.Context) string {
+	out, err := r.gw.GetRestApis(ctx, &apigateway.GetRestApisInput{Limit: aws.Int32(500)})
+	if err != nil {
+		r.fail("gateway: look for the REST API of a cut-short import: %v", err)
+		return ""
+	}
+	for _, a := range out.Items {
+		if aws.ToString(a.Name) == gatewayTitle(r.runID) {
+			return aws.ToString(a.Id)
+		}
+	}
+	return ""
+}
+
+// gatewayTitle is the title of the run's API, how cleanup finds one whose import was cut short.
+func gatewayTitle(runID string) string { return "tenantcheck-gateway-" + runID[:8] }
+
 // cleanup deletes the control-plane resources, then the functions.
 func (r *gatewayRun) cleanup(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -444,6 +468,9 @@ func (r *gatewayRun) cleanup(ctx context.Context) error {
 		if err := r.s3.Teardown(cctx); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: remove tenant data (left behind): %w", err))
 		}
+	}
+	if r.api == "" && r.importTried {
+		r.api = r.findAPI(cctx)
 	}
 	if r.api != "" {
 		if _, err := r.gw.DeleteRestApi(cctx, &apigateway.DeleteRestApiInput{RestApiId: aws.String(r.api)}); err != nil {
@@ -483,11 +510,11 @@ func gatewayDefinition(region, runID, fnArn, authzArn string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `openapi: 3.0.1
 info:
-  title: tenantcheck-gateway-%s
+  title: %s
   version: "1"
 x-amazon-apigateway-api-key-source: AUTHORIZER
 paths:
-`, runID[:8])
+`, gatewayTitle(runID))
 	for _, p := range []string{GatewaySpoof, GatewayToken, GatewayCache, GatewayNoisy, GatewayCreds} {
 		fmt.Fprintf(&b, `  /%s:
     post:
@@ -582,6 +609,9 @@ func (r *gatewayRun) sendWith(ctx context.Context, stage, path, token string, hd
 		return g
 	}
 	g.Reached, g.EnvID, g.S3 = rep.ContextTenant, rep.EnvID, rep.S3
+	if rep.Gateway != nil {
+		g.AuthID, g.ClientTenants = rep.Gateway.Authorizer[authorizer.AuthorizationIDKey], rep.Gateway.ClientTenants
+	}
 	return g
 }
 
@@ -621,7 +651,7 @@ func (r *gatewayRun) spoofs(ctx context.Context) {
 // claims tenant b), and one valid token as the control that the path admits good ones.
 func (r *gatewayRun) tokens(ctx context.Context) {
 	a, b := r.obs.Tenants["a"], r.obs.Tenants["b"]
-	for _, kind := range authorizer.AllBroken {
+	for _, kind := range authorizer.AllBroken() {
 		tok, err := r.issuer.BrokenToken(kind, a, b, r.keys[a])
 		if err != nil {
 			r.fail("gateway: %s token: %v", kind, err)
@@ -660,8 +690,12 @@ func (r *gatewayRun) cache(ctx context.Context) {
 	}
 }
 
-// noisy floods the metered stage as the noisy tenant while the quiet one sends at half the
-// plan's rate, and counts their answers.
+// noisy has the noisy tenant drain its key's bucket on the metered stage and keep sending while
+// the quiet tenant sends within its plan, interleaved: after the noisy tenant's first 429 (its
+// bucket is empty), each of the quiet tenant's requests follows a few more of the noisy one's.
+// The sequence, not the machine's speed, decides the counts: the plan refills one request every
+// ten seconds, so a key the two share is empty at every quiet request, and a quiet key of its
+// own holds exactly the plan's burst.
 func (r *gatewayRun) noisy(ctx context.Context) {
 	nt, qt := r.obs.Tenants["noisy"], r.obs.Tenants["quiet"]
 	ntok, err := r.issuer.Token(nt, r.keys[nt])
@@ -674,29 +708,11 @@ func (r *gatewayRun) noisy(ctx context.Context) {
 		r.fail("gateway: token: %v", err)
 		return
 	}
-	nn := &NoisyNeighbour{Rate: meteredRate, Burst: meteredBurst, Duration: r.o.NoisyDuration}
+	nn := &NoisyNeighbour{Rate: meteredRate, Burst: meteredBurst}
 	nn.Noisy.Tenant, nn.Quiet.Tenant = nt, qt
-	// Warm both tenants' environments and authorizer results first, so the counts measure the
-	// plans and not cold starts; the quiet tenant's warm-up spends one token of its bucket.
-	for _, w := range []struct {
-		tok, tenant string
-	}{{ntok, nt}, {qtok, qt}} {
-		g := r.send(ctx, gatewayNStage, GatewayNoisy, w.tok, nil, nil, GatewayRequest{Case: GatewayNoisy + "/warm", TokenTenant: w.tenant})
-		r.record(g)
-	}
-	// Let the quiet tenant's warm-up token refill before the flood (two at the metered rate).
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(2 * time.Second / meteredRate):
-	}
-	fctx, cancel := context.WithTimeout(ctx, nn.Duration)
-	defer cancel()
-	var mu sync.Mutex
 	var nLat, qLat []time.Duration
-	count := func(lc *LoadCounts, lats *[]time.Duration, g GatewayRequest) {
-		mu.Lock()
-		defer mu.Unlock()
+	send := func(tok, tenant string, lc *LoadCounts, lats *[]time.Duration) GatewayRequest {
+		g := r.send(ctx, gatewayNStage, GatewayNoisy, tok, nil, nil, GatewayRequest{TokenTenant: tenant})
 		lc.Sent++
 		switch {
 		case g.Status == http.StatusOK && g.Reached != "":
@@ -707,50 +723,24 @@ func (r *gatewayRun) noisy(ctx context.Context) {
 		default:
 			lc.Other++
 			if len(lc.Examples) < 3 {
-				lc.Examples = append(lc.Examples, fmt.Sprintf("%d %s %s", g.Status, g.Body, g.Err))
+				lc.Examples = append(lc.Examples, strings.TrimSpace(fmt.Sprintf("%d %s %s %s", g.Status, g.Body, g.Reason, g.Err)))
 			}
 		}
+		return g
 	}
-	var wg, flood sync.WaitGroup
-	pace := rate.NewLimiter(rate.Limit(meteredRate*noisyFactor), 1)
-	floodStart := time.Now()
-	var floodEnd time.Time
-	for range noisyWorkers {
-		flood.Add(1)
-		wg.Go(func() {
-			defer flood.Done()
-			for pace.Wait(fctx) == nil {
-				g := r.send(fctx, gatewayNStage, GatewayNoisy, ntok, nil, nil, GatewayRequest{TokenTenant: nt})
-				if fctx.Err() != nil && g.Status == 0 {
-					return // cut off by the end of the flood, not an answer
-				}
-				count(&nn.Noisy, &nLat, g)
-			}
-		})
-	}
-	wg.Go(func() {
-		flood.Wait()
-		floodEnd = time.Now()
-	})
-	wg.Go(func() {
-		// Half the plan's rate on average, at irregular intervals: a sender in step with the
-		// bucket's refills would find a token however the key is shared.
-		mean := time.Duration(float64(time.Second) / (meteredRate / 2))
-		for {
-			// The quiet tenant's requests get the whole invoke timeout: one cut off by the
-			// end of the flood would be counted against the gateway.
-			g := r.send(context.WithoutCancel(ctx), gatewayNStage, GatewayNoisy, qtok, nil, nil, GatewayRequest{TokenTenant: qt})
-			count(&nn.Quiet, &qLat, g)
-			select {
-			case <-fctx.Done():
-				return
-			case <-time.After(mean/2 + time.Duration(r.rng.Int64N(int64(mean)))):
-			}
+	start := time.Now()
+	for nn.Noisy.Sent < noisyDrain && ctx.Err() == nil {
+		if g := send(ntok, nt, &nn.Noisy, &nLat); g.Status == http.StatusTooManyRequests {
+			break
 		}
-	})
-	wg.Wait()
-	// The plan's allowance is judged over the time the flood really lasted.
-	nn.Duration = floodEnd.Sub(floodStart)
+	}
+	for range meteredBurst {
+		for range noisyBetween {
+			send(ntok, nt, &nn.Noisy, &nLat)
+		}
+		send(qtok, qt, &nn.Quiet, &qLat)
+	}
+	nn.Duration = time.Since(start)
 	nn.Noisy.P50, nn.Noisy.P99 = percentile(nLat, 50), percentile(nLat, 99)
 	nn.Quiet.P50, nn.Quiet.P99 = percentile(qLat, 50), percentile(qLat, 99)
 	r.obs.Noisy = nn

@@ -57,7 +57,7 @@ func TestRunGatewayRecordsTheFrontDoor(t *testing.T) {
 			defer cancel()
 			opts := contractOpts(t, testCap)
 			g, err := runner.RunGateway(ctx, c, runner.GatewayOptions{ContractOptions: opts, URL: srv.GatewayURL(),
-				APIGateway: runner.NewAPIGatewayClient(c), NoisyDuration: time.Second})
+				APIGateway: runner.NewAPIGatewayClient(c)})
 			if err != nil {
 				t.Fatalf("RunGateway: %v (errors %v)", err, g.Errors)
 			}
@@ -121,7 +121,7 @@ func TestGatewayTalkFlow(t *testing.T) {
 			opts := contractOpts(t, testCap)
 			opts.Forwarder = runner.EndpointForwarder{Endpoint: srv.Endpoint()}
 			g, err := runner.RunGateway(ctx, c, runner.GatewayOptions{ContractOptions: opts, URL: srv.GatewayURL(),
-				APIGateway: runner.NewAPIGatewayClient(c), NoisyDuration: 500 * time.Millisecond,
+				APIGateway: runner.NewAPIGatewayClient(c),
 				S3: func(ctx context.Context, runID string, tenants []string) (*runner.GatewayS3, error) {
 					so := s3data.ForSeaweed(sw, tenants)
 					so.RunID = runID

@@ -56,15 +56,20 @@ Exit status: 0 no finding, 1 findings, 2 a file could not be read or parsed.`)
 				results = append(results, res)
 			}
 			w := cmd.OutOrStdout()
+			var file *os.File
 			if out != "" {
 				f, err := os.Create(out)
 				if err != nil {
 					return usageError("lint-api: --out: %w", err)
 				}
-				defer f.Close()
-				w = f
+				file, w = f, f
 			}
-			if err := renderLint(w, format, results); err != nil {
+			err := renderLint(w, format, results)
+			if file != nil {
+				// A file that did not close is a report that may be cut short: never exit as if written.
+				err = errors.Join(err, file.Close())
+			}
+			if err != nil {
 				return toolError("lint-api: %w", err)
 			}
 			for _, r := range results {
