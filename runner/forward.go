@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -104,4 +105,36 @@ func clientForwarder(c *lambda.Client) Forwarder {
 		return EndpointForwarder{Endpoint: *ep}
 	}
 	return nil
+}
+
+// forwardEndpoints forwards each loopback endpoint URL into the target's environments.
+func forwardEndpoints(ctx context.Context, fwd Forwarder, endpoints ...string) (func(), error) {
+	var undos []func()
+	undo := func() {
+		for _, u := range undos {
+			u()
+		}
+	}
+	if fwd == nil {
+		return undo, nil
+	}
+	seen := map[string]bool{}
+	for _, e := range endpoints {
+		u, err := url.Parse(e)
+		if e == "" || err != nil || seen[u.Host] || !IsLoopback(e) {
+			continue
+		}
+		seen[u.Host] = true
+		host := u.Host
+		if u.Hostname() == "localhost" {
+			host = "127.0.0.1:" + u.Port()
+		}
+		w, err := fwd.Forward(ctx, host)
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		undos = append(undos, w)
+	}
+	return undo, nil
 }

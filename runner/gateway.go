@@ -388,38 +388,6 @@ func (r *gatewayRun) setupS3(ctx context.Context, cfg *authorizer.Config) {
 	cfg.Credentials = &c
 }
 
-// forwardEndpoints forwards each loopback endpoint URL into the target's environments.
-func forwardEndpoints(ctx context.Context, fwd Forwarder, endpoints ...string) (func(), error) {
-	var undos []func()
-	undo := func() {
-		for _, u := range undos {
-			u()
-		}
-	}
-	if fwd == nil {
-		return undo, nil
-	}
-	seen := map[string]bool{}
-	for _, e := range endpoints {
-		u, err := url.Parse(e)
-		if e == "" || err != nil || seen[u.Host] || !IsLoopback(e) {
-			continue
-		}
-		seen[u.Host] = true
-		host := u.Host
-		if u.Hostname() == "localhost" {
-			host = "127.0.0.1:" + u.Port()
-		}
-		w, err := fwd.Forward(ctx, host)
-		if err != nil {
-			undo()
-			return nil, err
-		}
-		undos = append(undos, w)
-	}
-	return undo, nil
-}
-
 // creds has tenants a and b each try their own and the other's S3 data with the credentials
 // the authorizer passed in its context.
 func (r *gatewayRun) creds(ctx context.Context) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
@@ -266,34 +265,11 @@ func forwardS3(ctx context.Context, fwd Forwarder, inv Invoker, ph S3Phase) (und
 	if fwd == nil {
 		fwd = forwarderFor(inv)
 	}
-	var undos []func()
-	undo = func() {
-		for _, u := range undos {
-			u()
-		}
-	}
-	if fwd == nil {
-		return undo, nil
-	}
-	seen := map[string]bool{}
+	var endpoints []string
 	for _, t := range ph.Tenants {
 		for _, r := range t.Requests {
-			u, perr := url.Parse(r.Endpoint)
-			if r.Endpoint == "" || perr != nil || seen[u.Host] || !IsLoopback(r.Endpoint) {
-				continue
-			}
-			seen[u.Host] = true
-			host := u.Host
-			if u.Hostname() == "localhost" { // forwards name an address, not a name
-				host = "127.0.0.1:" + u.Port()
-			}
-			w, err := fwd.Forward(ctx, host)
-			if err != nil {
-				undo()
-				return nil, err
-			}
-			undos = append(undos, w)
+			endpoints = append(endpoints, r.Endpoint)
 		}
 	}
-	return undo, nil
+	return forwardEndpoints(ctx, fwd, endpoints...)
 }
