@@ -30,6 +30,11 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Code == "" && e.Message == "" && e.Err != nil {
+		// An answer the SDK could not read (a body cut short, say) has no code of its own:
+		// the cause is the only thing that says what happened.
+		return fmt.Sprintf("lambda api error: status %d: %v", e.StatusCode, e.Err)
+	}
 	return fmt.Sprintf("lambda api error: status %d, %s: %s", e.StatusCode, e.Code, e.Message)
 }
 
