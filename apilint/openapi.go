@@ -1,6 +1,7 @@
 package apilint
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 )
@@ -95,7 +96,7 @@ func (l *linter) authorizerCache(scheme, az node) {
 	if ttl == 0 {
 		return
 	}
-	token := "method.request.header." + strings.ToLower(cmpOr(scheme.get("name").str(), "Authorization"))
+	token := "method.request.header." + strings.ToLower(cmp.Or(scheme.get("name").str(), "Authorization"))
 	sources := az.get("identitySource").strs()
 	for _, s := range sources {
 		if strings.EqualFold(s, token) || strings.EqualFold(s, "method.request.header.authorization") {
@@ -112,13 +113,6 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func orNone(l []string) string {
